@@ -1,0 +1,3 @@
+module github.com/tributary-media/tributary
+
+go 1.26

@@ -1,0 +1,32 @@
+// Package testutil holds helpers shared by the project's tests: finding the
+// real third-party tools (ffmpeg, ffprobe, nginx) the interop tests drive.
+//
+// Tests that need a tool call [RequireTool]. Outside CI a missing tool skips
+// the test with a hint; in CI (the CI environment variable is set) a missing
+// tool fails the test, so interop tests never silently skip there. The test
+// command (`make test`) installs the tools first.
+package testutil
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// InCI reports whether the tests run under CI, where nothing may be skipped.
+func InCI() bool { return os.Getenv("CI") != "" }
+
+// RequireTool returns the path of the named executable. When it is missing
+// the test is skipped, or failed under CI.
+func RequireTool(tb testing.TB, name string) string {
+	tb.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	if InCI() {
+		tb.Fatalf("%s is required in CI but not installed (run scripts/deps.sh): %v", name, err)
+	}
+	tb.Skipf("%s not installed; run `make deps` (or `make test`) to install it", name)
+	return ""
+}
