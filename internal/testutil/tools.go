@@ -1,10 +1,3 @@
-// Package testutil holds helpers shared by the project's tests: finding the
-// real third-party tools (ffmpeg, ffprobe, nginx) the interop tests drive.
-//
-// Tests that need a tool call [RequireTool]. Outside CI a missing tool skips
-// the test with a hint; in CI (the CI environment variable is set) a missing
-// tool fails the test, so interop tests never silently skip there. The test
-// command (`make test`) installs the tools first.
 package testutil
 
 import (
