@@ -1,0 +1,77 @@
+package rtmp_test
+
+import (
+	"testing"
+
+	"github.com/tributary-media/tributary/pkg/rtmp"
+)
+
+// The media paths take no allocation in steady state: reading a video
+// message from a publishing client (including the acknowledgements the
+// read path sends), and writing audio and video on either side.
+
+func TestAllocsServerReadVideo(t *testing.T) {
+	c, sc := publishingServerConn(t, videoCycle(t, 8, 3000))
+	defer c.Close()
+	read := func() {
+		m, err := c.ReadMessage()
+		if err != nil || m.Kind != rtmp.KindVideo || len(m.Payload) != 3000 {
+			t.Fatalf("ReadMessage = %v, %v", m, err)
+		}
+	}
+	for i := 0; i < 100; i++ {
+		read() // warm up: buffers grow to their steady size
+	}
+	written := sc.written.Load()
+	if n := testing.AllocsPerRun(1000, read); n != 0 {
+		t.Errorf("ServerConn.ReadMessage of video: %v allocations, want 0", n)
+	}
+	if sc.written.Load() == written {
+		t.Error("no acknowledgement was written while reading 3 MB")
+	}
+}
+
+func TestAllocsServerWriteMedia(t *testing.T) {
+	c, _ := publishingServerConn(t, nil)
+	defer c.Close()
+	video, audio := videoFrame(1, false, 3000), audioFrame(1)
+	var ts uint32
+	write := func() {
+		ts += 40
+		if err := c.WriteVideo(1, ts, video); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.WriteAudio(1, ts, audio); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write()
+	if n := testing.AllocsPerRun(1000, write); n != 0 {
+		t.Errorf("ServerConn.WriteVideo/WriteAudio: %v allocations, want 0", n)
+	}
+}
+
+func TestAllocsClientWriteMedia(t *testing.T) {
+	c := publishingClientConn(t)
+	defer c.Close()
+	video, audio := videoFrame(1, false, 3000), audioFrame(1)
+	key := videoFrame(2, true, 3000)
+	var ts uint32
+	write := func() {
+		ts += 40
+		p := video
+		if ts%400 == 0 {
+			p = key
+		}
+		if err := c.WriteVideo(ts, p); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.WriteAudio(ts, audio); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write()
+	if n := testing.AllocsPerRun(1000, write); n != 0 {
+		t.Errorf("ClientConn.WriteVideo/WriteAudio: %v allocations, want 0", n)
+	}
+}

@@ -1,0 +1,74 @@
+// Package rtmp implements RTMP connections on top of the handshake, chunk,
+// message, amf and flv packages: the server side (ServerConn, Server) and
+// the client side (Dial, ClientConn), over TCP or TLS (RTMPS).
+//
+// # Server flow
+//
+// A ServerConn is pull-style; the application drives it and decides:
+//
+//	c := rtmp.NewServerConn(netConn, cfg)     // or let Server create it
+//	req, err := c.ReadConnect()               // handshake + connect request
+//	err = c.AcceptConnect(nil)                // or c.RejectConnect(code, description)
+//	for {
+//		m, err := c.ReadMessage()
+//		switch m.Kind {
+//		case rtmp.KindPublish:                // c.AcceptPublish(m.Publish) or c.RejectPublish(...)
+//		case rtmp.KindPlay:                   // c.AcceptPlay(m.Play), then write media to m.Play.StreamID
+//		case rtmp.KindAudio, rtmp.KindVideo:  // m.Payload is an FLV tag body
+//		case rtmp.KindData:                   // onMetaData (@setDataFrame removed)
+//		case rtmp.KindUnpublish:              // the publisher is done
+//		}
+//	}
+//
+// The conn does the protocol housekeeping by itself: on accept it sends
+// Window Acknowledgement Size, Set Peer Bandwidth and Set Chunk Size before
+// the connect _result (so no message longer than 128 bytes precedes Set
+// Chunk Size); it acknowledges received bytes per the client's window,
+// answers pings, applies Set Peer Bandwidth, splits aggregate messages and
+// answers releaseStream, FCPublish (_result and onFCPublish), createStream,
+// FCUnpublish, getStreamLength, _checkbw, pause and unknown calls the way
+// real servers do (PROTOCOL.md section 7.2). Clients that send commands
+// as AMF3 (type 17) are answered in AMF3. Server adds what needs a network
+// connection: handshake, idle and write timeouts, periodic pings,
+// a connection limit, graceful shutdown and one log line per closed
+// connection with the reason.
+//
+// # Client flow
+//
+//	c, err := rtmp.Dial(ctx, "rtmp://host/app/stream", rtmp.ClientConfig{})
+//	err = c.Connect(ctx)
+//	err = c.Publish(ctx, "")                  // then WriteMetadata, WriteVideo, WriteAudio
+//	// or: err = c.Play(ctx, ""); then ReadMessage in a loop
+//	c.Close()
+//
+// Errors the server reports with a status are *StatusError values that
+// match the Err* sentinels by code (errors.Is(err, rtmp.ErrBadName)).
+// A client made by Dial follows Enhanced RTMP reconnect requests unless
+// ClientConfig.DisableReconnect is set.
+//
+// # Buffer ownership
+//
+// A Message returned by ReadMessage, and its Payload, belong to the conn
+// and are valid until the next ReadMessage call: Payload aliases the
+// conn's read buffer (no copy is made for media). Use Message.Clone or copy
+// what must live longer. Decoded values (Data, Command, requests, Status)
+// are never reused by the conn. Payloads passed to Write* methods are only
+// read during the call.
+//
+// # Concurrency
+//
+// Exactly one goroutine reads a conn (ReadConnect/ReadMessage on a server
+// conn, Connect/Play/ReadMessage on a playing client conn). Any goroutine
+// may write: writes are serialized inside, each one is flushed before the
+// call returns, and the first write error ends the conn and is returned by
+// every later write. Housekeeping writes (acknowledgements, ping answers,
+// replies) are made from the reading goroutine under the same lock.
+// Constructors start no goroutines: Server.Serve runs one goroutine per
+// connection (plus one for pings), and a publishing ClientConn runs one
+// reading goroutine from Publish until Close, which waits for it.
+//
+// ServerConn and ClientConn made over an io.ReadWriter leave deadlines to
+// the caller; Server sets them on the connections it accepts, and a
+// ClientConn applies the context of Connect, Publish and Play to its
+// connection when it supports deadlines (net.Conn).
+package rtmp
