@@ -1,0 +1,7 @@
+//go:build race
+
+package interop_test
+
+// raceEnabled makes the example binaries race-checked too when the tests
+// run with -race.
+const raceEnabled = true
