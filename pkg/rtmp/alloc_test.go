@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/tributary-media/tributary/pkg/rtmp"
+	"github.com/tributary-media/tributary/pkg/rtmp/message"
 )
 
 // The media paths take no allocation in steady state: reading a video
@@ -28,6 +29,39 @@ func TestAllocsServerReadVideo(t *testing.T) {
 	}
 	if sc.written.Load() == written {
 		t.Error("no acknowledgement was written while reading 3 MB")
+	}
+}
+
+// Media a client sends on message stream 0 while it publishes on stream 1
+// (see TestMediaOnStreamZero) takes the same allocation-free path. Each
+// cycle ends with a frame on stream 1, so that dropped frames show as a gap
+// in the frame indexes instead of a ReadMessage that never returns.
+func TestAllocsServerReadVideoStreamZero(t *testing.T) {
+	const n = 5
+	var msgs []message.Message
+	for i := 0; i < n-1; i++ {
+		msgs = append(msgs, &message.Video{Payload: videoFrame(i, i == 0, 3000)})
+	}
+	cycle := chunkBytes(t, 4096, 0, msgs...)
+	cycle = append(cycle, chunkBytes(t, 4096, 1, &message.Video{Payload: videoFrame(n-1, false, 3000)})...)
+	c, _ := publishingServerConn(t, cycle)
+	defer c.Close()
+	next := 0
+	read := func() {
+		m, err := c.ReadMessage()
+		if err != nil || m.Kind != rtmp.KindVideo || m.StreamID != 1 || len(m.Payload) != 3000 {
+			t.Fatalf("ReadMessage = %v, %v", m, err)
+		}
+		if i := frameIndex(m.Payload); i != next {
+			t.Fatalf("read frame %d, want %d", i, next)
+		}
+		next = (next + 1) % n
+	}
+	for i := 0; i < 100; i++ {
+		read()
+	}
+	if n := testing.AllocsPerRun(1000, read); n != 0 {
+		t.Errorf("ServerConn.ReadMessage of video on message stream 0: %v allocations, want 0", n)
 	}
 }
 

@@ -31,7 +31,19 @@
 // as AMF3 (type 17) are answered in AMF3. Server adds what needs a network
 // connection: handshake, idle and write timeouts, periodic pings,
 // a connection limit, graceful shutdown and one log line per closed
-// connection with the reason.
+// connection with the reason: at Info when the client or the application
+// ended it normally (including a client that resets the connection or
+// disconnects right after deleteStream), at Warn for timeouts, protocol
+// errors and exceeded limits.
+//
+// Media (audio, video and data messages) is returned only for message
+// streams whose publish was accepted. One exception keeps clients that
+// ignore the stream id working: while a conn has exactly one accepted
+// publish, media that arrives on message stream 0 is returned as that
+// stream's, with Message.StreamID set to its id. node-media-server's RTMP
+// client does this (it publishes on the stream createStream returned, then
+// sends all media on stream 0), and nginx-rtmp and SRS accept it too. With
+// no accepted publish, or several, media on stream 0 is dropped.
 //
 // # Client flow
 //

@@ -56,6 +56,19 @@ func serverStreamCases(t testing.TB) []struct {
 				&message.Command{Name: "deleteStream", TransactionID: 7, Args: []any{1.0}})),
 			[]rtmp.Kind{rtmp.KindPublish, rtmp.KindData, rtmp.KindVideo, rtmp.KindAudio, rtmp.KindVideo,
 				rtmp.KindVideo, rtmp.KindVideo, rtmp.KindVideo, rtmp.KindUnpublish, rtmp.KindCloseStream}},
+		// Media on message stream 0 while stream 1 publishes, as
+		// node-media-server's client sends it; after deleteStream there is
+		// no publish left and the last video is dropped.
+		{"publish-media-stream-zero", cat(
+			chunkBytes(t, 0, 0, connect, &message.Command{Name: "createStream", TransactionID: 2}),
+			chunkBytes(t, 4096, 1, &message.Command{Name: "publish", TransactionID: 3, Args: []any{"s", "live"}}),
+			chunkBytes(t, 4096, 0, &message.Data{Name: "@setDataFrame", Values: []any{"onMetaData", amf.ECMAArray{{Key: "width", Value: 1.0}}}},
+				&message.Video{Payload: avcSeqHeader}, &message.Audio{Payload: aacSeqHeader},
+				&message.Aggregate{Payload: agg},
+				&message.Command{Name: "deleteStream", TransactionID: 4, Args: []any{1.0}},
+				&message.Video{Payload: videoFrame(3, true, 300)})),
+			[]rtmp.Kind{rtmp.KindPublish, rtmp.KindData, rtmp.KindVideo, rtmp.KindAudio,
+				rtmp.KindVideo, rtmp.KindVideo, rtmp.KindVideo, rtmp.KindUnpublish}},
 		{"play-pause", append(chunkBytes(t, 0, 0, connect, &message.Command{Name: "createStream", TransactionID: 2},
 			&message.UserControl{Event: message.EventPingRequest, Timestamp: 7}),
 			chunkBytes(t, 0, 1, &message.Command{Name: "play", TransactionID: 3, Args: []any{"s", -2.0, -1.0, false}},

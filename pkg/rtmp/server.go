@@ -11,7 +11,12 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"github.com/tributary-media/tributary/pkg/rtmp/chunk"
+	"github.com/tributary-media/tributary/pkg/rtmp/handshake"
+	"github.com/tributary-media/tributary/pkg/rtmp/message"
 )
 
 // Server defaults.
@@ -31,8 +36,11 @@ const (
 
 // Handler serves one connection. It runs on the connection's own goroutine
 // after the handshake; ctx is cancelled when the server shuts down. The
-// returned error is logged as the reason the connection closed (nil,
-// io.EOF and ErrClosed mean a normal close). The server closes c when the
+// returned error is logged as the reason the connection closed: nil,
+// ErrClosed, io.EOF, a peer that reset or closed the connection,
+// context.Canceled and a *StatusError (such as a rejected connect) are a
+// normal end, logged at Info; timeouts, protocol errors, exceeded limits
+// and any other error are logged at Warn. The server closes c when the
 // handler returns.
 type Handler func(ctx context.Context, c *ServerConn) error
 
@@ -45,9 +53,11 @@ type Server struct {
 	Handler Handler
 	// Config configures every ServerConn.
 	Config ServerConfig
-	// Logger receives one line per connection close (with the reason)
-	// and server-level events; nil uses Config.Logger, and if that is nil
-	// too logs are discarded.
+	// Logger receives one line per connection close ("rtmp: connection
+	// closed" with the reason, remote address, duration and bytes read
+	// and written; at Info for a normal end, at Warn for a timeout, a
+	// protocol error or an exceeded limit) and server-level events; nil
+	// uses Config.Logger, and if that is nil too logs are discarded.
 	Logger *slog.Logger
 	// HandshakeTimeout bounds the handshake, and the wait for the connect
 	// command; 0 means DefaultHandshakeTimeout.
@@ -142,7 +152,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			continue
 		}
 		active.Add(1)
-		sc := s.newConn(nc)
+		sc, tc := s.newConn(nc)
 		mu.Lock()
 		conns[sc] = struct{}{}
 		mu.Unlock()
@@ -150,7 +160,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		go func() {
 			defer wg.Done()
 			defer active.Add(-1)
-			s.serveConn(hctx, sc, nc, log)
+			s.serveConn(hctx, sc, tc, log)
 			mu.Lock()
 			delete(conns, sc)
 			mu.Unlock()
@@ -179,8 +189,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // errShutdown is the close reason of connections closed by a shutdown.
 var errShutdown = errors.New("rtmp: server shutting down")
 
+// errHandlerPanic is the close reason of a connection whose handler
+// panicked.
+var errHandlerPanic = errors.New("rtmp: handler panic")
+
 // newConn wraps a network connection with the server's timeouts.
-func (s *Server) newConn(nc net.Conn) *ServerConn {
+func (s *Server) newConn(nc net.Conn) (*ServerConn, *timeoutConn) {
 	idle := durOr(s.IdleTimeout, DefaultIdleTimeout)
 	tc := &timeoutConn{Conn: nc, write: durOr(s.WriteTimeout, DefaultWriteTimeout)}
 	if idle > 0 {
@@ -197,14 +211,14 @@ func (s *Server) newConn(nc net.Conn) *ServerConn {
 	cfg.Logger = cfg.Logger.With("remote", nc.RemoteAddr().String())
 	sc := NewServerConn(tc, cfg)
 	sc.onConnect = func() { tc.setConnectDeadline(time.Time{}) }
-	return sc
+	return sc, tc
 }
 
 // serveConn runs the handshake, the ping loop and the handler for one
 // connection and logs its end.
-func (s *Server) serveConn(ctx context.Context, sc *ServerConn, nc net.Conn, log *slog.Logger) {
+func (s *Server) serveConn(ctx context.Context, sc *ServerConn, tc *timeoutConn, log *slog.Logger) {
 	start := time.Now()
-	remote := nc.RemoteAddr().String()
+	remote := tc.RemoteAddr().String()
 	var reason error
 	if err := sc.Handshake(); err != nil {
 		reason = err
@@ -225,34 +239,85 @@ func (s *Server) serveConn(ctx context.Context, sc *ServerConn, nc net.Conn, log
 	if reason == nil || errors.Is(reason, ErrClosed) {
 		if err := sc.Err(); err != nil && !errors.Is(err, ErrClosed) {
 			reason = err
+		} else if ctx.Err() != nil {
+			// The handler closed the conn because the server is shutting
+			// down.
+			reason = errShutdown
 		}
 	}
-	level := slog.LevelInfo
-	var desc string
+	phase := phaseConnected
 	switch {
-	case reason == nil, errors.Is(reason, ErrClosed):
-		desc = "closed by the handler"
-	case errors.Is(reason, io.EOF):
-		desc = "closed by the peer"
-	case errors.Is(reason, os.ErrDeadlineExceeded):
-		switch {
-		case !sc.hsDone:
-			desc = "handshake timeout: " + reason.Error()
-		case sc.ConnectRequest() == nil:
-			desc = "connect timeout: " + reason.Error()
-		default:
-			desc = "idle or write timeout: " + reason.Error()
-		}
-		level = slog.LevelWarn
-	default:
-		desc = reason.Error()
-		level = slog.LevelWarn
+	case !sc.hsDone:
+		phase = phaseHandshake
+	case sc.ConnectRequest() == nil:
+		phase = phaseConnect
 	}
-	attrs := []any{"remote", remote, "reason", desc, "duration", time.Since(start).Round(time.Millisecond)}
+	level, desc := classifyClose(reason, phase)
+	attrs := []any{"remote", remote, "reason", desc, "duration", time.Since(start).Round(time.Millisecond),
+		"bytes_in", tc.bytesIn.Load(), "bytes_out", tc.bytesOut.Load()}
 	if req := sc.ConnectRequest(); req != nil {
 		attrs = append(attrs, "app", req.App)
 	}
 	log.Log(context.Background(), level, "rtmp: connection closed", attrs...)
+}
+
+// connPhase is how far a connection got before it ended.
+type connPhase int
+
+const (
+	phaseHandshake connPhase = iota // during the handshake
+	phaseConnect                    // waiting for the connect command
+	phaseConnected                  // after the connect command
+)
+
+// classifyClose returns the log level and the description of the reason a
+// connection ended, reason being what the handler returned or, when that
+// says nothing more, what ended the conn:
+//   - a normal end is logged at Info: the handler or the server closed the
+//     conn (nil, ErrClosed, net.ErrClosed), the server shut down
+//     (context.Canceled), the peer closed or reset the connection, even in
+//     the middle of a message or after we wrote to it (io.EOF,
+//     io.ErrUnexpectedEOF, ECONNRESET, ECONNABORTED, EPIPE), or the
+//     application ended it with a status (a *StatusError, such as a
+//     rejected connect);
+//   - a protocol violation, an exceeded limit or a timeout is logged at
+//     Warn, with the phase the timeout hit in;
+//   - a handler panic is logged at Error;
+//   - any other error is logged at Warn.
+//
+// Errors are told apart with errors.Is and errors.As, never by their text.
+func classifyClose(reason error, phase connPhase) (slog.Level, string) {
+	var status *StatusError
+	switch {
+	case reason == nil, errors.Is(reason, ErrClosed), errors.Is(reason, net.ErrClosed):
+		return slog.LevelInfo, "closed by the handler"
+	case errors.Is(reason, chunk.ErrProtocol), errors.Is(reason, chunk.ErrLimit),
+		errors.Is(reason, errProtocol), errors.Is(reason, errLimit),
+		errors.Is(reason, handshake.ErrUnsupportedVersion), errors.Is(reason, message.ErrMalformed):
+		return slog.LevelWarn, reason.Error()
+	case errors.Is(reason, os.ErrDeadlineExceeded), errors.Is(reason, context.DeadlineExceeded),
+		errors.Is(reason, syscall.ETIMEDOUT):
+		what := "idle or write timeout"
+		switch phase {
+		case phaseHandshake:
+			what = "handshake timeout"
+		case phaseConnect:
+			what = "connect timeout"
+		}
+		return slog.LevelWarn, what + ": " + reason.Error()
+	case errors.Is(reason, errShutdown), errors.Is(reason, context.Canceled):
+		return slog.LevelInfo, "server shutdown"
+	case errors.Is(reason, io.EOF):
+		return slog.LevelInfo, "closed by the peer"
+	case errors.Is(reason, io.ErrUnexpectedEOF), errors.Is(reason, syscall.ECONNRESET),
+		errors.Is(reason, syscall.ECONNABORTED), errors.Is(reason, syscall.EPIPE):
+		return slog.LevelInfo, "closed by the peer: " + reason.Error()
+	case errors.As(reason, &status):
+		return slog.LevelInfo, reason.Error()
+	case errors.Is(reason, errHandlerPanic):
+		return slog.LevelError, reason.Error()
+	}
+	return slog.LevelWarn, reason.Error()
 }
 
 // runHandler calls the handler, turning a panic into an error so that one
@@ -260,7 +325,7 @@ func (s *Server) serveConn(ctx context.Context, sc *ServerConn, nc net.Conn, log
 func (s *Server) runHandler(ctx context.Context, sc *ServerConn) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("rtmp: handler panic: %v", p)
+			err = fmt.Errorf("%w: %v", errHandlerPanic, p)
 		}
 	}()
 	return s.Handler(ctx, sc)
@@ -341,6 +406,10 @@ type timeoutConn struct {
 	net.Conn
 	idle, write time.Duration
 
+	// bytesIn and bytesOut count what was read and written, handshake
+	// included.
+	bytesIn, bytesOut atomic.Uint64
+
 	connectDeadline atomic.Int64 // UnixNano; 0 when none
 }
 
@@ -368,7 +437,9 @@ func (t *timeoutConn) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	return t.Conn.Read(p)
+	n, err := t.Conn.Read(p)
+	t.bytesIn.Add(uint64(n))
+	return n, err
 }
 
 // Write writes to the connection under the write deadline.
@@ -382,5 +453,7 @@ func (t *timeoutConn) Write(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	return t.Conn.Write(p)
+	n, err := t.Conn.Write(p)
+	t.bytesOut.Add(uint64(n))
+	return n, err
 }

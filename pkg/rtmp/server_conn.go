@@ -109,6 +109,11 @@ type ServerConn struct {
 	rejected   bool
 	streams    map[uint32]*serverStream
 	nextStream uint32
+	// solePublish is the id of the only stream with an accepted publish,
+	// or 0 when none or several have one (createStream never returns 0,
+	// and a publish on stream 0 is refused). Media on message stream 0 is
+	// taken as this stream's.
+	solePublish uint32
 
 	msg Message // returned by ReadMessage
 }
@@ -412,9 +417,14 @@ func (c *ServerConn) RejectConnect(code, description string) error {
 // not decide on (releaseStream, FCPublish, createStream, getStreamLength,
 // _checkbw, unknown calls, ...) by itself, splits aggregate messages, and
 // returns media, data, requests and stream events. Media arrives only on
-// streams whose publish was accepted; anything else is dropped. The
-// returned Message and its Payload are valid until the next ReadMessage
-// call.
+// streams whose publish was accepted; anything else is dropped. Audio,
+// video and data messages on message stream 0 are the exception when the
+// conn has exactly one accepted publish: some clients (node-media-server's,
+// for one) send all media on stream 0 after publishing on the stream
+// createStream returned, so such messages are returned as that stream's,
+// with Message.StreamID set to its id. With no or several accepted
+// publishes they are dropped. The returned Message and its Payload are
+// valid until the next ReadMessage call.
 //
 // An error ends the conn: the application should Close it and report the
 // error as the reason. io.EOF means the client closed the connection
@@ -437,17 +447,19 @@ func (c *ServerConn) ReadMessage() (*Message, error) {
 		out := &c.msg
 		switch m.Type {
 		case message.TypeAudio, message.TypeVideo:
-			if !c.isPublishing(m.StreamID) {
+			id, ok := c.publishingStream(m.StreamID)
+			if !ok {
 				continue
 			}
 			kind := KindVideo
 			if m.Type == message.TypeAudio {
 				kind = KindAudio
 			}
-			*out = Message{Kind: kind, StreamID: m.StreamID, Timestamp: m.Timestamp, Payload: m.Payload}
+			*out = Message{Kind: kind, StreamID: id, Timestamp: m.Timestamp, Payload: m.Payload}
 			return out, nil
 		case message.TypeDataAMF0, message.TypeDataAMF3:
-			if !c.isPublishing(m.StreamID) {
+			id, ok := c.publishingStream(m.StreamID)
+			if !ok {
 				continue
 			}
 			body := stripSetDataFrame(m.Type, m.Payload)
@@ -458,7 +470,7 @@ func (c *ServerConn) ReadMessage() (*Message, error) {
 				c.log.Debug("rtmp: ignoring malformed data message", "err", derr)
 				continue
 			}
-			*out = Message{Kind: KindData, StreamID: m.StreamID, Timestamp: m.Timestamp, Payload: body, Data: d}
+			*out = Message{Kind: KindData, StreamID: id, Timestamp: m.Timestamp, Payload: body, Data: d}
 			return out, nil
 		case message.TypeCommandAMF0, message.TypeCommandAMF3:
 			cmd, err := c.decodeCommand(m)
@@ -483,11 +495,36 @@ func (c *ServerConn) ReadMessage() (*Message, error) {
 	}
 }
 
-func (c *ServerConn) isPublishing(id uint32) bool {
+// publishingStream returns the stream that media received on message
+// stream id belongs to: id itself if its publish was accepted, else, for
+// id 0, the conn's only accepted publish. ok is false when the media is to
+// be dropped.
+func (c *ServerConn) publishingStream(id uint32) (stream uint32, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := c.streams[id]
-	return s != nil && s.publishing
+	if s := c.streams[id]; s != nil && s.publishing {
+		return id, true
+	}
+	if id == 0 && c.solePublish != 0 {
+		return c.solePublish, true
+	}
+	return 0, false
+}
+
+// updateSolePublishLocked recomputes solePublish after a publish started
+// or ended or a stream was deleted. mu is held.
+func (c *ServerConn) updateSolePublishLocked() {
+	c.solePublish = 0
+	n := 0
+	for id, s := range c.streams {
+		if s.publishing {
+			c.solePublish = id
+			n++
+		}
+	}
+	if n != 1 {
+		c.solePublish = 0
+	}
 }
 
 // handleCommand answers a command or turns it into a Message; ret reports
@@ -588,6 +625,7 @@ func (c *ServerConn) handleCommand(m *chunk.Message, cmd *message.Command, out *
 		publishing := s != nil && s.publishing
 		if cmd.Name == message.CommandDeleteStream {
 			delete(c.streams, id)
+			c.updateSolePublishLocked()
 		} else if s != nil && !publishing {
 			s.play, s.playing, s.publish = nil, false, nil
 		}
@@ -681,6 +719,7 @@ func (c *ServerConn) endPublish(id uint32, cmd *message.Command, out *Message) (
 		amf3 = s.amf3
 		s.publishing = false
 	}
+	c.updateSolePublishLocked()
 	c.mu.Unlock()
 	// Best effort: the event is returned even if the client has gone; the
 	// next ReadMessage reports the conn's error.
@@ -786,7 +825,9 @@ func (c *ServerConn) streamFor(id uint32, match func(*serverStream) bool) (*serv
 
 // AcceptPublish answers req with onStatus NetStream.Publish.Start (command
 // object null) on req.StreamID. Media for the stream then arrives from
-// ReadMessage.
+// ReadMessage, with StreamID req.StreamID; while this is the conn's only
+// accepted publish, so does media the client sends on message stream 0
+// (see ReadMessage).
 func (c *ServerConn) AcceptPublish(req *PublishRequest) error {
 	s, err := c.streamFor(req.StreamID, func(s *serverStream) bool { return s.publish == req && !s.publishing })
 	if err != nil {
@@ -795,6 +836,7 @@ func (c *ServerConn) AcceptPublish(req *PublishRequest) error {
 	c.mu.Lock()
 	s.publishing = true
 	amf3 := s.amf3
+	c.updateSolePublishLocked()
 	c.mu.Unlock()
 	return c.writeCommands(req.StreamID, amf3,
 		message.OnStatus(LevelStatus, CodePublishStart, req.Name+" is now published."))

@@ -2,16 +2,10 @@ package handshake_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,64 +14,19 @@ import (
 	"github.com/tributary-media/tributary/pkg/rtmp/handshake"
 )
 
-// lockedBuffer collects a child process's output; the test reads it while
-// the process may still write.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// startProcess starts a command whose output is kept for failure messages;
-// the process is killed and waited for when the test ends.
-func startProcess(t *testing.T, name string, args ...string) *lockedBuffer {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	cmd := exec.CommandContext(ctx, name, args...)
-	out := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		cancel()
-		if t.Failed() {
-			t.Logf("%s output:\n%s", name, out.String())
-		}
-	})
-	return out
-}
-
 // TestInteropFFmpegPublisher runs Server on a loopback listener and lets
 // ffmpeg publish to it: ffmpeg must use the digest handshake (schema 1,
 // version 9.0.124.2) and, once it is done, send its connect command as the
 // first chunk: fmt 0 on csid 3, type 20, AMF0 string "connect".
 func TestInteropFFmpegPublisher(t *testing.T) {
-	ffmpeg := testutil.RequireTool(t, "ffmpeg")
+	src := testutil.GenerateFLV(t, testutil.MediaOptions{Duration: time.Second, Width: 160, Height: 120, FPS: 10, NoAudio: true})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
 
-	startProcess(t, ffmpeg, "-hide_banner", "-nostdin", "-v", "debug",
-		"-f", "lavfi", "-i", "testsrc2=size=160x120:rate=10", "-t", "1",
-		"-rw_timeout", "5000000", "-f", "flv",
-		"rtmp://"+ln.Addr().String()+"/app/s")
+	testutil.FFmpegPublish(t, t.Context(), src, "rtmp://"+ln.Addr().String()+"/app/s", "-rw_timeout", "5000000")
 
 	if err := ln.(*net.TCPListener).SetDeadline(time.Now().Add(20 * time.Second)); err != nil {
 		t.Fatal(err)
@@ -165,9 +114,10 @@ func expectWindowAck(t *testing.T, conn net.Conn) {
 	}
 }
 
-// dialRetry dials addr until it is accepted or the deadline passes; the
-// first successful connection is returned (servers that accept only one
-// connection must not be probed).
+// dialRetry dials addr until it is accepted or the deadline passes, for a
+// server that logs nothing once it listens; the first successful
+// connection is returned (servers that accept only one connection must not
+// be probed).
 func dialRetry(t *testing.T, addr string, deadline time.Duration) net.Conn {
 	t.Helper()
 	end := time.Now().Add(deadline)
@@ -189,46 +139,21 @@ func dialRetry(t *testing.T, addr string, deadline time.Duration) net.Conn {
 	}
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-}
-
 // TestInteropNginxServer runs Client against nginx with the RTMP module,
 // which validates a client digest and answers with a signed S1 and S2; in
 // simple mode it echoes C1 as S1 and S2.
 func TestInteropNginxServer(t *testing.T) {
-	nginx := testutil.RequireTool(t, "nginx")
-	const module = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
-	if _, err := os.Stat(module); err != nil {
-		if testutil.InCI() {
-			t.Fatalf("nginx RTMP module missing: %v", err)
-		}
-		t.Skipf("nginx RTMP module not installed (%v); run `make deps`", err)
-	}
 	for _, simple := range []bool{false, true} {
 		t.Run(map[bool]string{false: "digest", true: "simple"}[simple], func(t *testing.T) {
-			dir := t.TempDir()
-			port := freePort(t)
-			conf := fmt.Sprintf(`load_module %s;
-daemon off;
-master_process off;
-pid %s;
-error_log %s info;
-events { worker_connections 64; }
-rtmp { server { listen 127.0.0.1:%s; application app { live on; } } }
-`, module, filepath.Join(dir, "nginx.pid"), filepath.Join(dir, "error.log"), port)
-			cf := filepath.Join(dir, "nginx.conf")
-			if err := os.WriteFile(cf, []byte(conf), 0o600); err != nil {
+			addr := testutil.StartNginxRTMP(t, testutil.NginxOptions{App: "app"})
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
 				t.Fatal(err)
 			}
-			startProcess(t, nginx, "-p", dir, "-c", cf)
-			conn := dialRetry(t, "127.0.0.1:"+port, 15*time.Second)
+			t.Cleanup(func() { conn.Close() })
+			if err := conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+				t.Fatal(err)
+			}
 
 			res, err := handshake.Client(conn, handshake.ClientConfig{Simple: simple})
 			if err != nil {
@@ -252,12 +177,12 @@ rtmp { server { listen 127.0.0.1:%s; application app { live on; } } }
 // TestInteropFFmpegServer runs Client against `ffmpeg -listen 1`, whose
 // server side implements only the simple handshake.
 func TestInteropFFmpegServer(t *testing.T) {
-	ffmpeg := testutil.RequireTool(t, "ffmpeg")
-	port := freePort(t)
-	startProcess(t, ffmpeg, "-hide_banner", "-nostdin", "-v", "debug",
-		"-rw_timeout", "10000000", "-listen", "1",
-		"-i", "rtmp://127.0.0.1:"+port+"/app/s", "-f", "null", "-")
-	conn := dialRetry(t, "127.0.0.1:"+port, 15*time.Second)
+	addr := testutil.FreeAddr(t)
+	// ffmpeg plays what it is sent over RTMP; -listen 1 makes it wait for
+	// the connection as a server instead of connecting.
+	testutil.FFmpegPlay(t, t.Context(), "rtmp://"+addr+"/app/s", filepath.Join(t.TempDir(), "received.flv"), 0,
+		"-listen", "1")
+	conn := dialRetry(t, addr, 15*time.Second)
 
 	res, err := handshake.Client(conn, handshake.ClientConfig{})
 	if err != nil {
