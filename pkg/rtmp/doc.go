@@ -77,7 +77,9 @@
 // replies) are made from the reading goroutine under the same lock.
 // Constructors start no goroutines: Server.Serve runs one goroutine per
 // connection (plus one for pings), and a publishing ClientConn runs one
-// reading goroutine from Publish until Close, which waits for it.
+// reading goroutine from Publish until Close, which waits for it. Close
+// may be called from any goroutine, also while another one is blocked in
+// ReadMessage: the blocked call returns with an error.
 //
 // ServerConn and ClientConn made over an io.ReadWriter leave deadlines to
 // the caller; Server sets them on the connections it accepts, and a
