@@ -79,15 +79,8 @@ func (st *decodeState) amf0Value() (any, error) {
 		}
 		return boxString(p), nil
 	case amf0LongString:
-		n, err := st.u32("AMF0 long string length")
+		p, err := st.long0("AMF0 long string")
 		if err != nil {
-			return nil, err
-		}
-		p, err := st.take(int(min(n, math.MaxInt32)), "AMF0 long string")
-		if err != nil {
-			return nil, err
-		}
-		if err := st.spendBytes(len(p)); err != nil {
 			return nil, err
 		}
 		return boxString(p), nil
@@ -180,15 +173,8 @@ func (st *decodeState) amf0Value() (any, error) {
 		}
 		return Date{Millis: ms, TimeZone: int16(tz)}, nil
 	case amf0XMLDocument:
-		n, err := st.u32("AMF0 XML document length")
+		p, err := st.long0("AMF0 XML document")
 		if err != nil {
-			return nil, err
-		}
-		p, err := st.take(int(min(n, math.MaxInt32)), "AMF0 XML document")
-		if err != nil {
-			return nil, err
-		}
-		if err := st.spendBytes(len(p)); err != nil {
 			return nil, err
 		}
 		return XMLDocument(p), nil
@@ -475,4 +461,21 @@ func goNumber(v any) (float64, bool) {
 		return float64(n), true
 	}
 	return 0, false
+}
+
+// long0 reads the u32 length and the bytes of an AMF0 long string or XML
+// document, counting them against the decode budget.
+func (st *decodeState) long0(what string) ([]byte, error) {
+	n, err := st.u32(what + " length")
+	if err != nil {
+		return nil, err
+	}
+	p, err := st.take(int(min(n, math.MaxInt32)), what)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.spendBytes(len(p)); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
