@@ -217,22 +217,8 @@ func (st *decodeState) amf3Array() (any, error) {
 		return nil, err
 	}
 	start := len(st.props)
-	for {
-		key, err := st.amf3String()
-		if err != nil {
-			return nil, err
-		}
-		if key == "" {
-			break
-		}
-		if err := st.spendBytes(len(key)); err != nil {
-			return nil, err
-		}
-		e, err := st.amf3Value()
-		if err != nil {
-			return nil, err
-		}
-		st.props = append(st.props, Property{Key: key, Value: e})
+	if err := st.amf3Pairs(); err != nil {
+		return nil, err
 	}
 	var assoc Object
 	if len(st.props) > start {
@@ -315,22 +301,10 @@ func (st *decodeState) amf3Object() (any, error) {
 		}
 		st.props = append(st.props, Property{Key: name, Value: e})
 	}
-	for t.dynamic {
-		key, err := st.amf3String()
-		if err != nil {
+	if t.dynamic {
+		if err := st.amf3Pairs(); err != nil {
 			return nil, err
 		}
-		if key == "" {
-			break
-		}
-		if err := st.spendBytes(len(key)); err != nil {
-			return nil, err
-		}
-		e, err := st.amf3Value()
-		if err != nil {
-			return nil, err
-		}
-		st.props = append(st.props, Property{Key: key, Value: e})
 	}
 	var v any
 	if props := st.takeProps(start); t.class == "" {
@@ -877,4 +851,27 @@ func boolByte(b bool) byte {
 		return 1
 	}
 	return 0
+}
+
+// amf3Pairs reads (name, value) pairs up to the empty name that ends them,
+// the associative part of an array or the dynamic members of an object,
+// appending them to st.props.
+func (st *decodeState) amf3Pairs() error {
+	for {
+		key, err := st.amf3String()
+		if err != nil {
+			return err
+		}
+		if key == "" {
+			return nil
+		}
+		if err := st.spendBytes(len(key)); err != nil {
+			return err
+		}
+		e, err := st.amf3Value()
+		if err != nil {
+			return err
+		}
+		st.props = append(st.props, Property{Key: key, Value: e})
+	}
 }
