@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 
+	"github.com/tributary-media/tributary/internal/fanout"
 	"github.com/tributary-media/tributary/pkg/rtmp"
 	"github.com/tributary-media/tributary/pkg/rtmp/flv"
 	"github.com/tributary-media/tributary/pkg/rtmp/message"
@@ -13,7 +15,7 @@ import (
 
 // app is the server's rtmp.Handler: it connects RTMP connections to the hub.
 type app struct {
-	hub *hub
+	hub *fanout.Hub
 	log *slog.Logger
 }
 
@@ -26,7 +28,7 @@ type client struct {
 	pubs map[uint32]*publication
 	// plays and the players' goroutines belong to the handler goroutine;
 	// wg tracks the goroutines.
-	plays map[uint32]*player
+	plays map[uint32]*fanout.Player
 	wg    sync.WaitGroup
 
 	mu      sync.Mutex
@@ -36,7 +38,7 @@ type client struct {
 // publication is a stream published by a client.
 type publication struct {
 	key string
-	pub *publisher
+	pub *fanout.Publisher
 }
 
 // serve is the rtmp.Handler of the server: one call per connection.
@@ -60,7 +62,7 @@ func (a *app) serve(ctx context.Context, c *rtmp.ServerConn) error {
 	if err := c.AcceptConnect(nil); err != nil {
 		return err
 	}
-	s := &client{app: a, conn: c, log: log, pubs: make(map[uint32]*publication), plays: make(map[uint32]*player)}
+	s := &client{app: a, conn: c, log: log, pubs: make(map[uint32]*publication), plays: make(map[uint32]*fanout.Player)}
 	defer s.end()
 	for {
 		m, err := c.ReadMessage()
@@ -69,7 +71,7 @@ func (a *app) serve(ctx context.Context, c *rtmp.ServerConn) error {
 			slow := s.tooSlow
 			s.mu.Unlock()
 			if slow {
-				return errPlayerTooSlow
+				return fanout.ErrPlayerTooSlow
 			}
 			return err
 		}
@@ -88,13 +90,13 @@ func (s *client) handle(ctx context.Context, m *rtmp.Message, appName string) er
 		if req.Name == "" {
 			return s.conn.RejectPublish(req, rtmp.CodePublishBadName, "A stream name is required.")
 		}
-		pub, err := s.app.hub.publish(key)
+		pub, err := s.app.hub.Publish(key)
 		if err != nil {
 			s.log.Info("publish rejected", "stream", key, "reason", err)
 			return s.conn.RejectPublish(req, rtmp.CodePublishBadName, "Stream "+req.Name+" is already being published.")
 		}
 		if err := s.conn.AcceptPublish(req); err != nil {
-			pub.close()
+			pub.Close()
 			return err
 		}
 		s.pubs[req.StreamID] = &publication{key: key, pub: pub}
@@ -115,7 +117,7 @@ func (s *client) handle(ctx context.Context, m *rtmp.Message, appName string) er
 		}
 		// The publication may have ended by a concurrent path; frames
 		// after that are dropped.
-		_ = p.pub.write(typ, m.Timestamp, m.Payload, isMeta)
+		_ = p.pub.Write(fanout.NewFrame(typ, m.Timestamp, slices.Clone(m.Payload), isMeta))
 
 	case rtmp.KindUnpublish:
 		s.unpublish(m.StreamID, "unpublished")
@@ -127,26 +129,26 @@ func (s *client) handle(ctx context.Context, m *rtmp.Message, appName string) er
 			return s.conn.RejectPlay(req, rtmp.CodePlayStreamNotFound, "A stream name is required.")
 		}
 		if old := s.plays[req.StreamID]; old != nil {
-			old.leave()
+			old.Leave()
 			delete(s.plays, req.StreamID)
 		}
 		if err := s.conn.AcceptPlay(req); err != nil {
 			return err
 		}
-		pl := s.app.hub.play(key, &connSink{s: s, streamID: req.StreamID})
+		pl := s.app.hub.Play(key, &connSink{s: s, streamID: req.StreamID})
 		s.plays[req.StreamID] = pl
 		log := s.log.With("stream", key, "msid", req.StreamID)
 		log.Info("play started")
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			err := pl.run(ctx)
-			st := pl.stats()
+			err := pl.Run(ctx)
+			st := pl.Stats()
 			attrs := []any{"sent", st.Sent, "dropped", st.Dropped, "drops", st.Drops}
 			switch {
-			case errors.Is(err, errPlayerTooSlow):
+			case errors.Is(err, fanout.ErrPlayerTooSlow):
 				log.Warn("play ended", append(attrs, "reason", err.Error())...)
-			case errors.Is(err, errPlayerLeft), errors.Is(err, context.Canceled):
+			case errors.Is(err, fanout.ErrPlayerLeft), errors.Is(err, context.Canceled):
 				log.Info("play ended", attrs...)
 			default:
 				log.Info("play ended", append(attrs, "reason", err.Error())...)
@@ -155,7 +157,7 @@ func (s *client) handle(ctx context.Context, m *rtmp.Message, appName string) er
 
 	case rtmp.KindCloseStream:
 		if pl := s.plays[m.StreamID]; pl != nil {
-			pl.leave()
+			pl.Leave()
 			delete(s.plays, m.StreamID)
 		}
 		s.unpublish(m.StreamID, "stream closed")
@@ -169,9 +171,9 @@ func (s *client) unpublish(id uint32, why string) {
 	if p == nil {
 		return
 	}
-	p.pub.close()
+	p.pub.Close()
 	delete(s.pubs, id)
-	s.log.Info("publish ended", "stream", p.key, "reason", why, "frames", p.pub.frames)
+	s.log.Info("publish ended", "stream", p.key, "reason", why, "frames", p.pub.Frames())
 }
 
 // end releases what the client holds when its connection ends: its
@@ -182,7 +184,7 @@ func (s *client) end() {
 		s.unpublish(id, "connection closed")
 	}
 	for id, pl := range s.plays {
-		pl.leave()
+		pl.Leave()
 		delete(s.plays, id)
 	}
 	// A player goroutine may be blocked writing to a stuck peer: closing
@@ -198,25 +200,25 @@ type connSink struct {
 	buf      []byte
 }
 
-func (k *connSink) writeFrame(f *frame) error {
-	switch f.typ {
+func (k *connSink) WriteFrame(f *fanout.Frame) error {
+	switch f.Type {
 	case flv.TagAudio:
-		return k.s.conn.WriteAudio(k.streamID, f.ts, f.payload)
+		return k.s.conn.WriteAudio(k.streamID, f.Timestamp, f.Payload)
 	case flv.TagVideo:
-		return k.s.conn.WriteVideo(k.streamID, f.ts, f.payload)
+		return k.s.conn.WriteVideo(k.streamID, f.Timestamp, f.Payload)
 	default:
-		return k.s.conn.WriteData(k.streamID, f.ts, f.payload)
+		return k.s.conn.WriteData(k.streamID, f.Timestamp, f.Payload)
 	}
 }
 
-func (k *connSink) notify(ev event) error {
+func (k *connSink) Notify(ev fanout.Event) error {
 	switch ev {
-	case eventUnpublished:
+	case fanout.EventUnpublished:
 		if err := k.s.conn.SendStatus(k.streamID, rtmp.LevelStatus, rtmp.CodePlayUnpublishNotify, "The stream is no longer published."); err != nil {
 			return err
 		}
 		return k.s.conn.SendStreamEOF(k.streamID)
-	case eventPublished:
+	case fanout.EventPublished:
 		m, err := message.ToChunk(&message.UserControl{Event: message.EventStreamBegin, StreamID: k.streamID}, 0, 0, k.buf)
 		if err != nil {
 			return err
@@ -232,7 +234,7 @@ func (k *connSink) notify(ev event) error {
 
 // close is how the hub disconnects a lagging player: the whole connection
 // is closed, which also ends a write blocked on the peer.
-func (k *connSink) close() {
+func (k *connSink) Close() {
 	k.s.mu.Lock()
 	k.s.tooSlow = true
 	k.s.mu.Unlock()

@@ -46,6 +46,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tributary-media/tributary/internal/fanout"
 	"github.com/tributary-media/tributary/pkg/rtmp"
 )
 
@@ -78,8 +79,8 @@ func main() {
 
 func parseFlags(args []string) (config, error) {
 	cfg := config{
-		gopCacheBytes:    defaultGOPCacheBytes,
-		playerQueueBytes: defaultPlayerQueueBytes,
+		gopCacheBytes:    fanout.DefaultGOPCacheBytes,
+		playerQueueBytes: fanout.DefaultPlayerQueueBytes,
 	}
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.StringVar(&cfg.addr, "addr", ":1935", "RTMP listen address")
@@ -88,8 +89,8 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.key, "key", "", "TLS private key file (PEM) for RTMPS")
 	fs.Var(&cfg.gopCacheBytes, "gop-cache-bytes", "most bytes of frames cached per stream since its last keyframe (e.g. 16MiB)")
 	fs.Var(&cfg.playerQueueBytes, "player-queue", "bytes of media a player may have queued before it drops to the next keyframe (e.g. 16MiB)")
-	fs.IntVar(&cfg.playerQueueMessages, "player-queue-msgs", defaultPlayerQueueMessages, "messages of media a player may have queued before it drops to the next keyframe")
-	fs.DurationVar(&cfg.playerMaxLag, "player-max-lag", defaultPlayerMaxLag, "disconnect a player that stays behind its queue for this long (negative: never)")
+	fs.IntVar(&cfg.playerQueueMessages, "player-queue-msgs", fanout.DefaultPlayerQueueMessages, "messages of media a player may have queued before it drops to the next keyframe")
+	fs.DurationVar(&cfg.playerMaxLag, "player-max-lag", fanout.DefaultPlayerMaxLag, "disconnect a player that stays behind its queue for this long (negative: never)")
 	fs.Var(&cfg.sendBuffer, "sndbuf", "socket send buffer of each connection (0: the system's, which may grow to megabytes and hide a stuck player for that long)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
@@ -127,7 +128,7 @@ func newLogger(cfg config) *slog.Logger {
 
 // run serves until ctx ends.
 func run(ctx context.Context, cfg config, log *slog.Logger) error {
-	h := newHub(hubConfig{
+	h := fanout.New(fanout.Config{
 		GOPCacheBytes:       int(cfg.gopCacheBytes),
 		PlayerQueueBytes:    int(cfg.playerQueueBytes),
 		PlayerQueueMessages: cfg.playerQueueMessages,

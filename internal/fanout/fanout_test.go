@@ -1,4 +1,4 @@
-package main
+package fanout
 
 import (
 	"bytes"
@@ -77,15 +77,21 @@ var frameCases = []struct {
 func TestNewFrameClassifies(t *testing.T) {
 	for _, tc := range frameCases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFrame(tc.typ, 7, tc.bytes, tc.meta)
+			f := NewFrame(tc.typ, 7, tc.bytes, tc.meta)
 			if f.kind != tc.kind {
 				t.Errorf("kind %d, want %d", f.kind, tc.kind)
 			}
 			if !slices.Equal(f.tracks, tc.tracks) {
 				t.Errorf("tracks %v, want %v", f.tracks, tc.tracks)
 			}
-			if !bytes.Equal(f.payload, tc.bytes) || &f.payload[0] == &tc.bytes[0] {
-				t.Error("payload is not a copy of the message")
+			if &f.Payload[0] != &tc.bytes[0] || f.Type != tc.typ || f.Timestamp != 7 {
+				t.Error("frame does not hold the message it was given")
+			}
+			if got := f.IsKeyframe(); got != (tc.kind == kindKey) {
+				t.Errorf("IsKeyframe() = %v", got)
+			}
+			if got := f.IsConfig(); got != (tc.kind == kindConfig || tc.kind == kindMeta) {
+				t.Errorf("IsConfig() = %v", got)
 			}
 		})
 	}
@@ -115,8 +121,8 @@ func newFakeSink(gated bool) *fakeSink {
 
 // label names a frame in test expectations: "v40" is the video frame with
 // timestamp 40, "a23" audio, "s0" script data.
-func label(f *frame) string {
-	return fmt.Sprintf("%c%d", map[flv.TagType]byte{flv.TagAudio: 'a', flv.TagVideo: 'v', flv.TagScript: 's'}[f.typ], f.ts)
+func label(f *Frame) string {
+	return fmt.Sprintf("%c%d", map[flv.TagType]byte{flv.TagAudio: 'a', flv.TagVideo: 'v', flv.TagScript: 's'}[f.Type], f.Timestamp)
 }
 
 func (k *fakeSink) wait() error {
@@ -143,7 +149,7 @@ func (k *fakeSink) record(s string) {
 	k.mu.Unlock()
 }
 
-func (k *fakeSink) writeFrame(f *frame) error {
+func (k *fakeSink) WriteFrame(f *Frame) error {
 	if err := k.wait(); err != nil {
 		return err
 	}
@@ -151,15 +157,15 @@ func (k *fakeSink) writeFrame(f *frame) error {
 	return nil
 }
 
-func (k *fakeSink) notify(ev event) error {
+func (k *fakeSink) Notify(ev Event) error {
 	if err := k.wait(); err != nil {
 		return err
 	}
-	k.record(map[event]string{eventUnpublished: "unpublished", eventPublished: "published"}[ev])
+	k.record(ev.String())
 	return nil
 }
 
-func (k *fakeSink) close() {
+func (k *fakeSink) Close() {
 	k.mu.Lock()
 	k.closes++
 	k.mu.Unlock()
@@ -230,33 +236,33 @@ type runResult struct {
 }
 
 // startPlayer joins key with sink and runs the player until the test ends.
-func startPlayer(t *testing.T, h *hub, key string, k *fakeSink) (*player, *runResult) {
+func startPlayer(t *testing.T, h *Hub, key string, k *fakeSink) (*Player, *runResult) {
 	t.Helper()
-	pl := h.play(key, k)
+	pl := h.Play(key, k)
 	r := &runResult{done: make(chan struct{})}
 	go func() {
-		r.err = pl.run(context.Background())
+		r.err = pl.Run(context.Background())
 		close(r.done)
 	}()
 	t.Cleanup(func() {
-		pl.leave()
-		k.close()
+		pl.Leave()
+		k.Close()
 		<-r.done
 	})
 	return pl, r
 }
 
 // write publishes one message and fails the test on error.
-func write(t *testing.T, p *publisher, typ flv.TagType, ts uint32, b []byte) {
+func write(t *testing.T, p *Publisher, typ flv.TagType, ts uint32, b []byte) {
 	t.Helper()
-	if err := p.write(typ, ts, b, false); err != nil {
+	if err := p.Write(NewFrame(typ, ts, b, false)); err != nil {
 		t.Fatalf("write %c%d: %v", typ, ts, err)
 	}
 }
 
-func mustPublish(t *testing.T, h *hub, key string) *publisher {
+func mustPublish(t *testing.T, h *Hub, key string) *Publisher {
 	t.Helper()
-	p, err := h.publish(key)
+	p, err := h.Publish(key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,9 +270,9 @@ func mustPublish(t *testing.T, h *hub, key string) *publisher {
 }
 
 func TestHubJoinStartsAtKeyframe(t *testing.T) {
-	h := newHub(hubConfig{})
+	h := New(Config{})
 	p := mustPublish(t, h, "live/a")
-	if err := p.write(flv.TagScript, 0, []byte("meta"), true); err != nil {
+	if err := p.Write(NewFrame(flv.TagScript, 0, []byte("meta"), true)); err != nil {
 		t.Fatal(err)
 	}
 	write(t, p, flv.TagVideo, 0, avcSeq)
@@ -303,7 +309,7 @@ func TestHubJoinStartsAtKeyframe(t *testing.T) {
 }
 
 func TestHubSequenceHeadersPerTrack(t *testing.T) {
-	h := newHub(hubConfig{})
+	h := New(Config{})
 	p := mustPublish(t, h, "live/tracks")
 	write(t, p, flv.TagVideo, 1, hvcSeq)         // track 0, replaced by 4
 	write(t, p, flv.TagAudio, 2, opusSeq)        // audio track 0
@@ -323,7 +329,7 @@ func TestHubSequenceHeadersPerTrack(t *testing.T) {
 }
 
 func TestHubGOPCacheBound(t *testing.T) {
-	h := newHub(hubConfig{GOPCacheBytes: 1000})
+	h := New(Config{GOPCacheBytes: 1000})
 	p := mustPublish(t, h, "live/gop")
 	write(t, p, flv.TagVideo, 0, avcSeq)
 	write(t, p, flv.TagVideo, 10, avcKey(400))
@@ -382,9 +388,9 @@ func (c *clock) advance(d time.Duration) {
 
 func TestHubSlowPlayerDropsToKeyframe(t *testing.T) {
 	clk := &clock{t: time.Unix(1000, 0)}
-	h := newHub(hubConfig{PlayerQueueBytes: 1000, PlayerQueueMessages: 100, Now: clk.now})
+	h := New(Config{PlayerQueueBytes: 1000, PlayerQueueMessages: 100, Now: clk.now})
 	p := mustPublish(t, h, "live/slow")
-	if err := p.write(flv.TagScript, 0, []byte("meta"), true); err != nil {
+	if err := p.Write(NewFrame(flv.TagScript, 0, []byte("meta"), true)); err != nil {
 		t.Fatal(err)
 	}
 	write(t, p, flv.TagVideo, 0, avcSeq)
@@ -409,7 +415,7 @@ func TestHubSlowPlayerDropsToKeyframe(t *testing.T) {
 			if pubErr != nil {
 				return
 			}
-			if pubErr = p.write(typ, ts, b, false); pubErr != nil {
+			if pubErr = p.Write(NewFrame(typ, ts, b, false)); pubErr != nil {
 				return
 			}
 			n++
@@ -464,7 +470,7 @@ func TestHubSlowPlayerDropsToKeyframe(t *testing.T) {
 			t.Fatalf("slow player got %s, queued after the overflow: %v", s, got)
 		}
 	}
-	st := slowPl.stats()
+	st := slowPl.Stats()
 	if st.Drops == 0 || st.Dropped == 0 {
 		t.Errorf("slow player stats %+v: want drops", st)
 	}
@@ -475,7 +481,7 @@ func TestHubSlowPlayerDropsToKeyframe(t *testing.T) {
 
 func TestHubDisconnectsLaggingPlayer(t *testing.T) {
 	clk := &clock{t: time.Unix(1000, 0)}
-	h := newHub(hubConfig{PlayerMaxLag: 5 * time.Second, Now: clk.now})
+	h := New(Config{PlayerMaxLag: 5 * time.Second, Now: clk.now})
 	p := mustPublish(t, h, "live/lag")
 	write(t, p, flv.TagVideo, 0, avcKey(100))
 
@@ -499,8 +505,8 @@ func TestHubDisconnectsLaggingPlayer(t *testing.T) {
 	write(t, p, flv.TagVideo, 80, avcInter(10))
 	select {
 	case <-stuckRun.done:
-		if !errors.Is(stuckRun.err, errPlayerTooSlow) {
-			t.Fatalf("stuck player ended with %v, want errPlayerTooSlow", stuckRun.err)
+		if !errors.Is(stuckRun.err, ErrPlayerTooSlow) {
+			t.Fatalf("stuck player ended with %v, want ErrPlayerTooSlow", stuckRun.err)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the stuck player was not disconnected after 6 s behind")
@@ -524,15 +530,15 @@ func TestHubDisconnectsLaggingPlayer(t *testing.T) {
 }
 
 func TestHubUnpublishRepublish(t *testing.T) {
-	h := newHub(hubConfig{})
+	h := New(Config{})
 	k := newFakeSink(false)
 	_, run := startPlayer(t, h, "live/re", k) // waits for a publisher
 
 	p1 := mustPublish(t, h, "live/re")
-	if _, err := h.publish("live/re"); !errors.Is(err, errStreamBusy) {
-		t.Fatalf("second publish: %v, want errStreamBusy", err)
+	if _, err := h.Publish("live/re"); !errors.Is(err, ErrStreamBusy) {
+		t.Fatalf("second publish: %v, want ErrStreamBusy", err)
 	}
-	if err := p1.write(flv.TagScript, 0, []byte("meta1"), true); err != nil {
+	if err := p1.Write(NewFrame(flv.TagScript, 0, []byte("meta1"), true)); err != nil {
 		t.Fatal(err)
 	}
 	write(t, p1, flv.TagVideo, 0, avcSeq)
@@ -540,10 +546,10 @@ func TestHubUnpublishRepublish(t *testing.T) {
 	write(t, p1, flv.TagAudio, 5, aacRaw(10)) // before the first keyframe of a fresh publish
 	write(t, p1, flv.TagVideo, 10, avcKey(100))
 	write(t, p1, flv.TagVideo, 50, avcInter(10))
-	p1.close()
-	p1.close()
-	if err := p1.write(flv.TagVideo, 90, avcInter(10), false); !errors.Is(err, errUnpublished) {
-		t.Fatalf("write after close: %v, want errUnpublished", err)
+	p1.Close()
+	p1.Close()
+	if err := p1.Write(NewFrame(flv.TagVideo, 90, avcInter(10), false)); !errors.Is(err, ErrUnpublished) {
+		t.Fatalf("write after close: %v, want ErrUnpublished", err)
 	}
 
 	want := []string{"published", "s0", "v0", "a0", "a5", "v10", "v50", "unpublished"}
@@ -552,7 +558,7 @@ func TestHubUnpublishRepublish(t *testing.T) {
 	}
 
 	p2 := mustPublish(t, h, "live/re")
-	if err := p2.write(flv.TagScript, 1000, []byte("meta2"), true); err != nil {
+	if err := p2.Write(NewFrame(flv.TagScript, 1000, []byte("meta2"), true)); err != nil {
 		t.Fatal(err)
 	}
 	write(t, p2, flv.TagVideo, 1000, avcSeq)
@@ -576,39 +582,96 @@ func TestHubUnpublishRepublish(t *testing.T) {
 	}
 }
 
+// TestRestartAndDiscontinuity covers a stream whose source changes
+// without an end (Restart) and one that loses frames (Discontinuity):
+// players stay, hear only EventRestarted, and resume at the next keyframe
+// after the new source's sequence headers; joiners never get a GOP that
+// spans a loss.
+func TestRestartAndDiscontinuity(t *testing.T) {
+	h := New(Config{})
+	p := mustPublish(t, h, "live/gap")
+	write(t, p, flv.TagVideo, 0, avcSeq)
+	write(t, p, flv.TagVideo, 10, avcKey(100))
+	write(t, p, flv.TagVideo, 50, avcInter(10))
+	k := newFakeSink(false)
+	startPlayer(t, h, "live/gap", k)
+	want := []string{"v0", "v10", "v50"}
+	if got := k.waitFor(t, len(want)); !slices.Equal(got, want) {
+		t.Fatalf("player got %v, want %v", got, want)
+	}
+
+	// Frames lost: the inter frames after the loss are not decodable.
+	p.Discontinuity()
+	write(t, p, flv.TagVideo, 130, avcInter(10))
+	write(t, p, flv.TagAudio, 131, aacRaw(10))
+	// A player joining now must not start on the broken GOP.
+	k2 := newFakeSink(false)
+	startPlayer(t, h, "live/gap", k2)
+	write(t, p, flv.TagVideo, 170, avcKey(100))
+	write(t, p, flv.TagVideo, 210, avcInter(10))
+	want = append(want, "v170", "v210")
+	if got := k.waitFor(t, len(want)); !slices.Equal(got, want) {
+		t.Fatalf("after a discontinuity the player got %v, want %v", got, want)
+	}
+	if got, want2 := k2.waitFor(t, 3), []string{"v0", "v170", "v210"}; !slices.Equal(got, want2) {
+		t.Fatalf("joiner during a discontinuity got %v, want %v", got, want2)
+	}
+
+	// The source changes: new sequence headers, timestamps from zero.
+	p.Restart()
+	write(t, p, flv.TagVideo, 0, avcSeq)
+	write(t, p, flv.TagVideo, 3, avcInter(10)) // before the new source's keyframe
+	write(t, p, flv.TagVideo, 5, avcKey(100))
+	want = append(want, "restarted", "v0", "v5")
+	if got := k.waitFor(t, len(want)); !slices.Equal(got, want) {
+		t.Fatalf("after a restart the player got %v, want %v", got, want)
+	}
+	k3 := newFakeSink(false)
+	startPlayer(t, h, "live/gap", k3)
+	if got, want3 := k3.waitFor(t, 2), []string{"v0", "v5"}; !slices.Equal(got, want3) {
+		t.Fatalf("joiner after a restart got %v, want %v", got, want3)
+	}
+	p.Close()
+	p.Restart() // after Close: nothing happens
+	p.Discontinuity()
+	if got := p.Frames(); got != 10 {
+		t.Fatalf("Frames() = %d, want 10", got)
+	}
+}
+
 func TestHubForgetsIdleStreams(t *testing.T) {
-	h := newHub(hubConfig{})
+	h := New(Config{})
 	p := mustPublish(t, h, "live/x")
 	write(t, p, flv.TagVideo, 0, avcKey(10))
-	if n := h.streamCount(); n != 1 {
+	if n := h.StreamCount(); n != 1 {
 		t.Fatalf("%d streams while publishing, want 1", n)
 	}
-	p.close()
-	if n := h.streamCount(); n != 0 {
+	p.Close()
+	if n := h.StreamCount(); n != 0 {
 		t.Fatalf("%d streams after the publisher left, want 0", n)
 	}
 	k := newFakeSink(false)
-	pl := h.play("live/y", k)
+	pl := h.Play("live/y", k)
 	done := make(chan error, 1)
-	go func() { done <- pl.run(context.Background()) }()
-	if n := h.streamCount(); n != 1 {
+	go func() { done <- pl.Run(context.Background()) }()
+	if n := h.StreamCount(); n != 1 {
 		t.Fatalf("%d streams while playing, want 1", n)
 	}
-	pl.leave()
-	if err := <-done; !errors.Is(err, errPlayerLeft) {
-		t.Fatalf("run ended with %v, want errPlayerLeft", err)
+	pl.Leave()
+	if err := <-done; !errors.Is(err, ErrPlayerLeft) {
+		t.Fatalf("run ended with %v, want ErrPlayerLeft", err)
 	}
-	if n := h.streamCount(); n != 0 {
+	if n := h.StreamCount(); n != 0 {
 		t.Fatalf("%d streams after the player left, want 0", n)
 	}
 }
 
 func TestPlayerRunEndsWithContext(t *testing.T) {
-	h := newHub(hubConfig{})
-	pl := h.play("live/ctx", newFakeSink(false))
+	h := New(Config{})
+	pl := h.Play("live/ctx", newFakeSink(false))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- pl.run(ctx) }()
+	go func() { done <- pl.Run(ctx) }()
 	cancel()
 	select {
 	case err := <-done:
@@ -618,37 +681,8 @@ func TestPlayerRunEndsWithContext(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("run did not end with its context")
 	}
-	if n := h.streamCount(); n != 0 {
+	if n := h.StreamCount(); n != 0 {
 		t.Fatalf("%d streams after the player ended, want 0", n)
-	}
-}
-
-func TestByteSizeFlag(t *testing.T) {
-	tests := []struct {
-		in   string
-		want int64
-		ok   bool
-	}{
-		{"512", 512, true},
-		{"64KiB", 64 << 10, true},
-		{"16MiB", 16 << 20, true},
-		{"1GiB", 1 << 30, true},
-		{"2M", 2 << 20, true},
-		{"3 KB", 3 << 10, true},
-		{"-1", 0, false},
-		{"1.5MiB", 0, false},
-		{"MiB", 0, false},
-	}
-	for _, tc := range tests {
-		var b byteSize
-		err := b.Set(tc.in)
-		if (err == nil) != tc.ok || (tc.ok && int64(b) != tc.want) {
-			t.Errorf("Set(%q) = %d, %v; want %d, ok %v", tc.in, b, err, tc.want, tc.ok)
-		}
-	}
-	b := byteSize(16 << 20)
-	if s := b.String(); s != "16MiB" {
-		t.Errorf("String() = %q, want 16MiB", s)
 	}
 }
 
@@ -663,21 +697,21 @@ func FuzzHubWrite(f *testing.F) {
 		f.Add(uint8(tc.typ), tc.meta, tc.bytes)
 	}
 	f.Fuzz(func(t *testing.T, typ uint8, meta bool, body []byte) {
-		h := newHub(hubConfig{GOPCacheBytes: 1 << 20})
-		p, err := h.publish("live/fuzz")
+		h := New(Config{GOPCacheBytes: 1 << 20})
+		p, err := h.Publish("live/fuzz")
 		if err != nil {
 			t.Fatal(err)
 		}
 		tt := flv.TagType(typ)
 		meta = meta && tt == flv.TagScript
-		if err := p.write(tt, 1, body, meta); err != nil {
+		if err := p.Write(NewFrame(tt, 1, body, meta)); err != nil {
 			t.Fatal(err)
 		}
 		s := p.s
 		s.mu.Lock()
 		items, ready := s.joinItemsLocked()
 		s.mu.Unlock()
-		replayed := len(items) == 1 && bytes.Equal(items[0].f.payload, body)
+		replayed := len(items) == 1 && bytes.Equal(items[0].f.Payload, body)
 		switch {
 		case meta:
 			if !replayed || ready {
@@ -700,8 +734,8 @@ func FuzzHubWrite(f *testing.F) {
 				t.Errorf("other message replayed (%d items, ready %v)", len(items), ready)
 			}
 		}
-		p.close()
-		if h.streamCount() != 0 {
+		p.Close()
+		if h.StreamCount() != 0 {
 			t.Error("the stream outlived its publisher")
 		}
 	})

@@ -1,4 +1,4 @@
-package main
+package fanout
 
 import (
 	"context"
@@ -11,9 +11,9 @@ import (
 // discardSink accepts everything at once.
 type discardSink struct{}
 
-func (discardSink) writeFrame(*frame) error { return nil }
-func (discardSink) notify(event) error      { return nil }
-func (discardSink) close()                  {}
+func (discardSink) WriteFrame(*Frame) error { return nil }
+func (discardSink) Notify(Event) error      { return nil }
+func (discardSink) Close()                  {}
 
 // BenchmarkHubPublish measures what a publisher pays per message: the
 // copy into a shared frame, the cache update and the append to every
@@ -22,17 +22,17 @@ func BenchmarkHubPublish(b *testing.B) {
 	for _, players := range []int{0, 1, 10, 100} {
 		for _, size := range []int{1 << 10, 64 << 10} {
 			b.Run(fmt.Sprintf("players=%d/size=%d", players, size), func(b *testing.B) {
-				h := newHub(hubConfig{PlayerQueueMessages: 1 << 20, PlayerQueueBytes: 1 << 40})
-				p, err := h.publish("live/bench")
+				h := New(Config{PlayerQueueMessages: 1 << 20, PlayerQueueBytes: 1 << 40})
+				p, err := h.Publish("live/bench")
 				if err != nil {
 					b.Fatal(err)
 				}
 				ctx, cancel := context.WithCancel(context.Background())
 				done := make(chan struct{}, players)
 				for range players {
-					pl := h.play("live/bench", discardSink{})
+					pl := h.Play("live/bench", discardSink{})
 					go func() {
-						pl.run(ctx)
+						pl.Run(ctx)
 						done <- struct{}{}
 					}()
 				}
@@ -45,7 +45,7 @@ func BenchmarkHubPublish(b *testing.B) {
 					if i%60 == 0 {
 						body = key
 					}
-					if err := p.write(flv.TagVideo, uint32(i*33), body, false); err != nil {
+					if err := p.Write(NewFrame(flv.TagVideo, uint32(i*33), body, false)); err != nil {
 						b.Fatal(err)
 					}
 					i++

@@ -1,4 +1,34 @@
-package main
+// Package fanout delivers the frames of live streams to their players: one
+// writer per stream, any number of players, each with a bounded queue, and a
+// cache of what a joining player needs to start at once. It knows nothing
+// about connections or the bus: a writer hands it frames, a player is a Sink
+// it writes to from the player's own goroutine. The edge feeds it from its
+// bus subscriptions; the example server feeds it straight from publishers.
+//
+// Fan-out rules:
+//
+//   - One stream per key, one writer (Publisher) per stream; a second
+//     Publish of a live key is refused with ErrStreamBusy.
+//   - A frame is immutable once written: one Frame is shared by the GOP
+//     cache and every player queue.
+//   - The stream caches onMetaData, the latest sequence header of every
+//     audio and video track, and the frames since the last video keyframe
+//     (bounded in bytes), so a joining player starts at once on a keyframe.
+//   - Each player has a bounded queue that the writer appends to under a
+//     short lock and never waits on. Past the soft bound (bytes or
+//     messages) the player's queued media is dropped and it skips media
+//     until the next keyframe; metadata, sequence headers and stream events
+//     are always kept. A player that has not caught up with its queue for
+//     longer than the lag limit is disconnected.
+//   - When the writer ends (Close), players get EventUnpublished and stay; a
+//     new Publisher of the key feeds them again from its first keyframe
+//     after EventPublished. A writer whose source changed without an end
+//     (Restart: a new publish after a gap) or lost frames (Discontinuity)
+//     makes its players skip to the next keyframe.
+//
+// Lock order: Hub.mu, then stream.mu, then Player.mu. All methods are safe
+// for concurrent use unless they say otherwise.
+package fanout
 
 import (
 	"cmp"
@@ -12,54 +42,31 @@ import (
 	"github.com/tributary-media/tributary/pkg/rtmp/flv"
 )
 
-// This file holds the stream and fan-out logic of the server. It knows
-// nothing about connections: a publisher hands it messages, a player is a
-// sink it writes to from the player's own goroutine. The connection code in
-// conn.go adapts rtmp.ServerConn to both.
-//
-// Fan-out rules:
-//
-//   - One stream per key ("app/name"), one publisher per stream; a second
-//     publish of a live key is refused.
-//   - Every message of the publisher is copied once into an immutable
-//     frame, shared by the GOP cache and every player queue.
-//   - The stream caches onMetaData, the latest sequence header of every
-//     audio and video track, and the frames since the last video keyframe
-//     (bounded in bytes), so a joining player starts at once on a keyframe.
-//   - Each player has a bounded queue that the publisher appends to under a
-//     short lock and never waits on. Past the soft bound (bytes or
-//     messages) the player's queued media is dropped and it skips media
-//     until the next keyframe; metadata, sequence headers and stream events
-//     are always kept. A player that has not caught up with its queue for
-//     longer than the lag limit is disconnected.
-//   - When the publisher ends, players get an unpublish event and stay; a
-//     new publisher of the key feeds them again from its first keyframe.
-
-// Default limits of a hub.
+// Default limits of a Hub.
 const (
-	defaultGOPCacheBytes       = 16 << 20
-	defaultPlayerQueueBytes    = 16 << 20
-	defaultPlayerQueueMessages = 8192
-	defaultPlayerMaxLag        = 10 * time.Second
+	DefaultGOPCacheBytes       = 16 << 20
+	DefaultPlayerQueueBytes    = 16 << 20
+	DefaultPlayerQueueMessages = 8192
+	DefaultPlayerMaxLag        = 10 * time.Second
 )
 
 var (
-	// errStreamBusy refuses a publish of a key that already has a
+	// ErrStreamBusy refuses a publish of a key that already has a
 	// publisher.
-	errStreamBusy = errors.New("hub: stream is already being published")
-	// errUnpublished is returned to a publisher that writes after its
+	ErrStreamBusy = errors.New("fanout: stream is already being published")
+	// ErrUnpublished is returned to a publisher that writes after its
 	// publish ended.
-	errUnpublished = errors.New("hub: publish has ended")
-	// errPlayerTooSlow ends a player that stayed behind its queue for
+	ErrUnpublished = errors.New("fanout: publish has ended")
+	// ErrPlayerTooSlow ends a player that stayed behind its queue for
 	// longer than the lag limit.
-	errPlayerTooSlow = errors.New("hub: player too slow")
-	// errPlayerLeft ends a player that left the stream.
-	errPlayerLeft = errors.New("hub: player left")
+	ErrPlayerTooSlow = errors.New("fanout: player too slow")
+	// ErrPlayerLeft ends a player that left the stream.
+	ErrPlayerLeft = errors.New("fanout: player left")
 )
 
-// hubConfig holds the limits of a hub. Zero values select the defaults;
+// Config holds the limits of a hub. Zero values select the defaults;
 // a negative PlayerMaxLag disables the lag limit.
-type hubConfig struct {
+type Config struct {
 	// GOPCacheBytes bounds the frames cached since the last keyframe. A
 	// GOP that grows beyond it is not cached; players that join before
 	// the next keyframe wait for it.
@@ -77,18 +84,18 @@ type hubConfig struct {
 	Now func() time.Time
 }
 
-func (c hubConfig) withDefaults() hubConfig {
+func (c Config) withDefaults() Config {
 	if c.GOPCacheBytes <= 0 {
-		c.GOPCacheBytes = defaultGOPCacheBytes
+		c.GOPCacheBytes = DefaultGOPCacheBytes
 	}
 	if c.PlayerQueueBytes <= 0 {
-		c.PlayerQueueBytes = defaultPlayerQueueBytes
+		c.PlayerQueueBytes = DefaultPlayerQueueBytes
 	}
 	if c.PlayerQueueMessages <= 0 {
-		c.PlayerQueueMessages = defaultPlayerQueueMessages
+		c.PlayerQueueMessages = DefaultPlayerQueueMessages
 	}
 	if c.PlayerMaxLag == 0 {
-		c.PlayerMaxLag = defaultPlayerMaxLag
+		c.PlayerMaxLag = DefaultPlayerMaxLag
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -119,32 +126,49 @@ type configKey struct {
 	track uint8
 }
 
-// frame is one message of a stream as players receive it. Its payload is
-// a private copy that nobody modifies, so one frame is shared by the cache
-// and by every player queue.
-type frame struct {
-	typ     flv.TagType
-	ts      uint32
-	payload []byte
-	kind    frameKind
-	seq     uint64      // arrival order within the stream
-	tracks  []configKey // the tracks a sequence header configures
+// Frame is one message of a stream as players receive it: an FLV tag type,
+// a timestamp and the tag body. Once written to a Publisher it is shared by
+// the cache and every player queue, so nobody may modify it or its Payload.
+type Frame struct {
+	// Type is the FLV tag type: audio, video or script data.
+	Type flv.TagType
+	// Timestamp is the tag timestamp in milliseconds.
+	Timestamp uint32
+	// Payload is the tag body.
+	Payload []byte
+	// IngestTime is when the frame was received from the encoder, in Unix
+	// nanoseconds, or 0 when unknown.
+	IngestTime int64
+
+	kind   frameKind
+	seq    uint64      // arrival order within the stream
+	tracks []configKey // the tracks a sequence header configures
 }
 
-// newFrame copies payload into a frame and classifies it.
-func newFrame(typ flv.TagType, ts uint32, payload []byte, isMeta bool) *frame {
-	f := &frame{typ: typ, ts: ts, payload: slices.Clone(payload)}
+// NewFrame classifies a message into a Frame. It keeps payload, which the
+// caller must not modify afterwards (clone a reused buffer first). isMeta
+// marks a script message that is onMetaData.
+func NewFrame(typ flv.TagType, ts uint32, payload []byte, isMeta bool) *Frame {
+	f := &Frame{Type: typ, Timestamp: ts, Payload: payload}
 	switch {
 	case typ == flv.TagScript && isMeta:
 		f.kind = kindMeta
-	case flv.IsSequenceHeader(typ, f.payload):
+	case flv.IsSequenceHeader(typ, f.Payload):
 		f.kind = kindConfig
-		f.tracks = configTracks(typ, f.payload)
-	case flv.IsKeyframe(typ, f.payload):
+		f.tracks = configTracks(typ, f.Payload)
+	case flv.IsKeyframe(typ, f.Payload):
 		f.kind = kindKey
 	}
 	return f
 }
+
+// IsKeyframe reports whether the frame is a video keyframe, where a player
+// may start.
+func (f *Frame) IsKeyframe() bool { return f.kind == kindKey }
+
+// IsConfig reports whether the frame is a sequence header (decoder
+// configuration) or onMetaData.
+func (f *Frame) IsConfig() bool { return f.kind == kindConfig || f.kind == kindMeta }
 
 // configTracks returns the tracks a sequence header configures: every
 // track of an Enhanced RTMP multitrack message, track 0 otherwise.
@@ -173,54 +197,79 @@ func configTracks(typ flv.TagType, body []byte) []configKey {
 }
 
 // droppable reports whether a slow player may lose the frame.
-func (f *frame) droppable() bool { return f.kind == kindMedia || f.kind == kindKey }
+func (f *Frame) droppable() bool { return f.kind == kindMedia || f.kind == kindKey }
 
-// event is a stream event delivered to players in order with the frames.
-type event uint8
+// Event is a stream event delivered to players in order with the frames.
+type Event uint8
 
 const (
-	eventNone event = iota
-	// eventUnpublished: the publisher ended (NetStream.Play.UnpublishNotify).
-	eventUnpublished
-	// eventPublished: a new publisher started (NetStream.Play.PublishNotify).
-	eventPublished
+	// EventNone is the zero Event; it is never delivered.
+	EventNone Event = iota
+	// EventUnpublished: the stream's writer ended
+	// (NetStream.Play.UnpublishNotify).
+	EventUnpublished
+	// EventPublished: a writer started after EventUnpublished or before
+	// any frame (NetStream.Play.PublishNotify).
+	EventPublished
+	// EventRestarted: the stream continues from a new source without an
+	// end in between (the encoder came back after a gap): players hear
+	// nothing of it, but timestamps start again and decoders restart at
+	// the next keyframe.
+	EventRestarted
 )
+
+// String returns the event's name.
+func (ev Event) String() string {
+	switch ev {
+	case EventUnpublished:
+		return "unpublished"
+	case EventPublished:
+		return "published"
+	case EventRestarted:
+		return "restarted"
+	}
+	return "none"
+}
 
 // item is one entry of a player queue: a frame or an event.
 type item struct {
-	f  *frame
-	ev event
+	f  *Frame
+	ev Event
 }
 
 func (it item) size() int {
 	if it.f == nil {
 		return 0
 	}
-	return len(it.f.payload)
+	return len(it.f.Payload)
 }
 
-// sink is the writing side of a player: its connection. The player's run
-// goroutine is the only caller of writeFrame and notify; close may be
+// Sink is the writing side of a player: its connection. The player's Run
+// goroutine is the only caller of WriteFrame and Notify; Close may be
 // called from any goroutine, and must make a blocked write return.
-type sink interface {
-	writeFrame(f *frame) error
-	notify(ev event) error
-	close()
+type Sink interface {
+	// WriteFrame writes one frame to the player. It must not modify f.
+	WriteFrame(f *Frame) error
+	// Notify tells the player about a stream event.
+	Notify(ev Event) error
+	// Close disconnects the player; the hub calls it on a player that
+	// lagged for too long.
+	Close()
 }
 
 // hub holds the streams of a server. Its methods are safe for concurrent
 // use. Lock order: hub.mu, then stream.mu, then player.mu.
-type hub struct {
-	cfg hubConfig
+type Hub struct {
+	cfg Config
 	log *slog.Logger
 
 	mu      sync.Mutex
 	streams map[string]*stream
 }
 
-func newHub(cfg hubConfig) *hub {
+func New(cfg Config) *Hub {
 	cfg = cfg.withDefaults()
-	return &hub{cfg: cfg, log: cfg.Logger, streams: make(map[string]*stream)}
+	return &Hub{cfg: cfg, log: cfg.Logger, streams: make(map[string]*stream)}
 }
 
 // stream is the state of one key.
@@ -228,22 +277,22 @@ type stream struct {
 	key string
 
 	mu       sync.Mutex // guards the fields below
-	pub      *publisher
-	meta     *frame
-	configs  map[configKey]*frame
-	gop      []*frame // frames since the last keyframe, the keyframe first
+	pub      *Publisher
+	meta     *Frame
+	configs  map[configKey]*Frame
+	gop      []*Frame // frames since the last keyframe, the keyframe first
 	gopBytes int
 	gopValid bool // gop holds every frame since its keyframe
 	keyed    bool // the current publish has sent a video keyframe
 	seq      uint64
-	players  map[*player]struct{}
+	players  map[*Player]struct{}
 }
 
 // streamLocked returns the stream of key, creating it. h.mu must be held.
-func (h *hub) streamLocked(key string) *stream {
+func (h *Hub) streamLocked(key string) *stream {
 	s := h.streams[key]
 	if s == nil {
-		s = &stream{key: key, configs: make(map[configKey]*frame), players: make(map[*player]struct{})}
+		s = &stream{key: key, configs: make(map[configKey]*Frame), players: make(map[*Player]struct{})}
 		h.streams[key] = s
 	}
 	return s
@@ -251,22 +300,22 @@ func (h *hub) streamLocked(key string) *stream {
 
 // removeIfIdleLocked forgets s when nobody publishes or plays it. h.mu and
 // s.mu must be held.
-func (h *hub) removeIfIdleLocked(s *stream) {
+func (h *Hub) removeIfIdleLocked(s *stream) {
 	if s.pub == nil && len(s.players) == 0 && h.streams[s.key] == s {
 		delete(h.streams, s.key)
 	}
 }
 
 // streamCount returns the number of streams with a publisher or players.
-func (h *hub) streamCount() int {
+func (h *Hub) StreamCount() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return len(h.streams)
 }
 
 // publisher is the publishing side of a stream.
-type publisher struct {
-	h     *hub
+type Publisher struct {
+	h     *Hub
 	s     *stream
 	ended bool // guarded by s.mu
 	// frames counts the messages written, for logs.
@@ -274,21 +323,21 @@ type publisher struct {
 }
 
 // publish makes the caller the publisher of key. It fails with
-// errStreamBusy while another publisher holds the key. Players already
-// waiting on the key get eventPublished.
-func (h *hub) publish(key string) (*publisher, error) {
+// ErrStreamBusy while another publisher holds the key. Players already
+// waiting on the key get EventPublished.
+func (h *Hub) Publish(key string) (*Publisher, error) {
 	h.mu.Lock()
 	s := h.streamLocked(key)
 	s.mu.Lock()
 	if s.pub != nil {
 		s.mu.Unlock()
 		h.mu.Unlock()
-		return nil, errStreamBusy
+		return nil, ErrStreamBusy
 	}
-	p := &publisher{h: h, s: s}
+	p := &Publisher{h: h, s: s}
 	s.pub = p
 	s.resetLocked()
-	kicked := s.broadcastLocked(item{ev: eventPublished})
+	kicked := s.broadcastLocked(item{ev: EventPublished})
 	s.mu.Unlock()
 	h.mu.Unlock()
 	closeSinks(kicked)
@@ -303,17 +352,16 @@ func (s *stream) resetLocked() {
 	s.keyed = false
 }
 
-// write adds one message of the publisher to the stream: it updates the
-// caches and appends the frame to every player queue, without waiting for
-// any player. isMeta marks a script message that is onMetaData. payload is
-// copied.
-func (p *publisher) write(typ flv.TagType, ts uint32, payload []byte, isMeta bool) error {
-	f := newFrame(typ, ts, payload, isMeta)
+// Write adds one frame to the stream: it updates the caches and appends
+// the frame to every player queue, without waiting for any player. The
+// frame is shared from then on: neither it nor its Payload may change.
+// Calls must not overlap; Write fails with ErrUnpublished after Close.
+func (p *Publisher) Write(f *Frame) error {
 	s := p.s
 	s.mu.Lock()
 	if p.ended {
 		s.mu.Unlock()
-		return errUnpublished
+		return ErrUnpublished
 	}
 	p.frames++
 	s.seq++
@@ -325,10 +373,56 @@ func (p *publisher) write(typ flv.TagType, ts uint32, payload []byte, isMeta boo
 	return nil
 }
 
+// Restart continues the stream from a new source without an end in
+// between (the encoder reconnected after a gap): the caches are cleared,
+// players get EventRestarted and skip to the new source's first keyframe,
+// after its sequence headers.
+func (p *Publisher) Restart() {
+	p.interrupt(true)
+}
+
+// Discontinuity tells the stream that frames were lost before the next
+// one: the cached GOP can no longer be decoded, and players skip to the
+// next keyframe.
+func (p *Publisher) Discontinuity() {
+	p.interrupt(false)
+}
+
+func (p *Publisher) interrupt(restart bool) {
+	s := p.s
+	s.mu.Lock()
+	if p.ended {
+		s.mu.Unlock()
+		return
+	}
+	var kicked []*Player
+	if restart {
+		s.resetLocked()
+		kicked = s.broadcastLocked(item{ev: EventRestarted})
+	} else {
+		clear(s.gop)
+		s.gop, s.gopBytes, s.gopValid = s.gop[:0], 0, false
+	}
+	for pl := range s.players {
+		pl.mu.Lock()
+		pl.skipping = true
+		pl.mu.Unlock()
+	}
+	s.mu.Unlock()
+	closeSinks(kicked)
+}
+
+// Frames returns the number of frames written.
+func (p *Publisher) Frames() uint64 {
+	p.s.mu.Lock()
+	defer p.s.mu.Unlock()
+	return p.frames
+}
+
 // broadcastLocked offers it to every player of s and removes the players
 // that must be disconnected for lagging; the caller closes their sinks
 // with closeSinks once it has released its locks. s.mu must be held.
-func (s *stream) broadcastLocked(it item) (kicked []*player) {
+func (s *stream) broadcastLocked(it item) (kicked []*Player) {
 	for pl := range s.players {
 		if pl.enqueue(it, s.keyed) {
 			kicked = append(kicked, pl)
@@ -342,7 +436,7 @@ func (s *stream) broadcastLocked(it item) (kicked []*player) {
 
 // cacheLocked updates metadata, sequence headers and the GOP cache with f.
 // s.mu must be held.
-func (s *stream) cacheLocked(f *frame, limit int) {
+func (s *stream) cacheLocked(f *Frame, limit int) {
 	switch f.kind {
 	case kindMeta:
 		s.meta = f
@@ -354,7 +448,7 @@ func (s *stream) cacheLocked(f *frame, limit int) {
 		s.keyed = true
 		clear(s.gop) // let the old frames go
 		s.gop = append(s.gop[:0], f)
-		s.gopBytes = len(f.payload)
+		s.gopBytes = len(f.Payload)
 		s.gopValid = s.gopBytes <= limit
 		if !s.gopValid {
 			s.gop, s.gopBytes = s.gop[:0], 0
@@ -363,13 +457,13 @@ func (s *stream) cacheLocked(f *frame, limit int) {
 		if !s.gopValid {
 			return
 		}
-		if s.gopBytes+len(f.payload) > limit {
+		if s.gopBytes+len(f.Payload) > limit {
 			clear(s.gop)
 			s.gop, s.gopBytes, s.gopValid = s.gop[:0], 0, false
 			return
 		}
 		s.gop = append(s.gop, f)
-		s.gopBytes += len(f.payload)
+		s.gopBytes += len(f.Payload)
 	}
 }
 
@@ -384,13 +478,13 @@ func (s *stream) joinItemsLocked() (items []item, ready bool) {
 	if s.meta != nil {
 		items = append(items, item{f: s.meta})
 	}
-	var cfgs []*frame
+	var cfgs []*Frame
 	for _, f := range s.configs {
 		if !slices.Contains(cfgs, f) {
 			cfgs = append(cfgs, f)
 		}
 	}
-	slices.SortFunc(cfgs, func(a, b *frame) int { return cmp.Compare(a.seq, b.seq) })
+	slices.SortFunc(cfgs, func(a, b *Frame) int { return cmp.Compare(a.seq, b.seq) })
 	for _, f := range cfgs {
 		items = append(items, item{f: f})
 	}
@@ -403,10 +497,10 @@ func (s *stream) joinItemsLocked() (items []item, ready bool) {
 	return items, false
 }
 
-// close ends the publish: players get eventUnpublished and wait for the
+// close ends the publish: players get EventUnpublished and wait for the
 // next publisher, which they join at its first keyframe. It is safe to
 // call more than once.
-func (p *publisher) close() {
+func (p *Publisher) Close() {
 	h, s := p.h, p.s
 	h.mu.Lock()
 	s.mu.Lock()
@@ -418,7 +512,7 @@ func (p *publisher) close() {
 	p.ended = true
 	s.pub = nil
 	s.resetLocked()
-	kicked := s.broadcastLocked(item{ev: eventUnpublished})
+	kicked := s.broadcastLocked(item{ev: EventUnpublished})
 	for pl := range s.players {
 		pl.mu.Lock()
 		pl.skipping = true
@@ -433,18 +527,18 @@ func (p *publisher) close() {
 // closeSinks closes the connections of players disconnected for lagging,
 // which makes a write blocked on a stuck peer return. No lock may be held:
 // closing may take a moment.
-func closeSinks(kicked []*player) {
+func closeSinks(kicked []*Player) {
 	for _, pl := range kicked {
-		pl.sink.close()
+		pl.sink.Close()
 	}
 }
 
 // player is the playing side of a stream: a queue filled by the publisher
 // and drained by run into the sink.
-type player struct {
-	h    *hub
+type Player struct {
+	h    *Hub
 	s    *stream
-	sink sink
+	sink Sink
 	wake chan struct{} // signalled when the queue grows or the player ends
 
 	mu          sync.Mutex // guards the fields below
@@ -461,8 +555,8 @@ type player struct {
 	drops       int    // times the queue overflowed
 }
 
-// playerStats is what a player did, for logs and tests.
-type playerStats struct {
+// PlayerStats is what a player did, for logs and tests.
+type PlayerStats struct {
 	Sent, Dropped uint64
 	Drops         int
 }
@@ -470,13 +564,13 @@ type playerStats struct {
 // play adds a player for key, with sink as its connection. The player
 // gets the stream's metadata, sequence headers and cached GOP at once,
 // then live frames; run must be called to deliver them.
-func (h *hub) play(key string, sk sink) *player {
+func (h *Hub) Play(key string, sk Sink) *Player {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := h.streamLocked(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	pl := &player{h: h, s: s, sink: sk, wake: make(chan struct{}, 1)}
+	pl := &Player{h: h, s: s, sink: sk, wake: make(chan struct{}, 1)}
 	items, ready := s.joinItemsLocked()
 	pl.skipping = !ready
 	for _, it := range items {
@@ -490,9 +584,9 @@ func (h *hub) play(key string, sk sink) *player {
 	return pl
 }
 
-func (pl *player) len() int { return len(pl.q) - pl.head }
+func (pl *Player) len() int { return len(pl.q) - pl.head }
 
-func (pl *player) signal() {
+func (pl *Player) signal() {
 	select {
 	case pl.wake <- struct{}{}:
 	default:
@@ -501,7 +595,7 @@ func (pl *player) signal() {
 
 // pushLocked appends it to the queue. pl.mu must be held (or pl not yet
 // shared).
-func (pl *player) pushLocked(it item) {
+func (pl *Player) pushLocked(it item) {
 	pl.q = append(pl.q, it)
 	pl.qBytes += it.size()
 	if it.f != nil && it.f.droppable() {
@@ -516,7 +610,7 @@ func (pl *player) pushLocked(it item) {
 // and an audio-only stream never sends one). It reports true when the
 // player must be disconnected for lagging; the caller removes it from the
 // stream and closes its sink. The stream's lock must be held.
-func (pl *player) enqueue(it item, keyed bool) (kick bool) {
+func (pl *Player) enqueue(it item, keyed bool) (kick bool) {
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
 	if pl.closed {
@@ -527,11 +621,11 @@ func (pl *player) enqueue(it item, keyed bool) (kick bool) {
 	if cfg.PlayerMaxLag > 0 && !pl.behindSince.IsZero() && now.Sub(pl.behindSince) > cfg.PlayerMaxLag {
 		pl.h.log.Warn("player too slow, disconnecting", "stream", pl.s.key,
 			"behind", now.Sub(pl.behindSince).Round(time.Millisecond), "queued_bytes", pl.qBytes, "queued", pl.len())
-		pl.endLocked(errPlayerTooSlow)
+		pl.endLocked(ErrPlayerTooSlow)
 		return true
 	}
 	if f := it.f; f != nil && f.droppable() {
-		if pl.qMedia > 0 && (pl.qBytes+len(f.payload) > cfg.PlayerQueueBytes || pl.qMedia+1 > cfg.PlayerQueueMessages) {
+		if pl.qMedia > 0 && (pl.qBytes+len(f.Payload) > cfg.PlayerQueueBytes || pl.qMedia+1 > cfg.PlayerQueueMessages) {
 			n := pl.dropMediaLocked()
 			pl.drops++
 			pl.skipping = true
@@ -542,7 +636,7 @@ func (pl *player) enqueue(it item, keyed bool) (kick bool) {
 			switch {
 			case f.kind == kindKey:
 				pl.skipping = false
-			case f.typ != flv.TagVideo && !keyed:
+			case f.Type != flv.TagVideo && !keyed:
 				// Audio or data before the stream's first keyframe.
 			default:
 				pl.dropped++
@@ -560,7 +654,7 @@ func (pl *player) enqueue(it item, keyed bool) (kick bool) {
 
 // dropMediaLocked removes the droppable frames from the queue and returns
 // how many it removed. pl.mu must be held.
-func (pl *player) dropMediaLocked() int {
+func (pl *Player) dropMediaLocked() int {
 	kept := pl.q[:pl.head]
 	n := 0
 	for _, it := range pl.q[pl.head:] {
@@ -579,7 +673,7 @@ func (pl *player) dropMediaLocked() int {
 }
 
 // endLocked ends the player with err. pl.mu must be held.
-func (pl *player) endLocked(err error) {
+func (pl *Player) endLocked(err error) {
 	if pl.closed {
 		return
 	}
@@ -591,7 +685,7 @@ func (pl *player) endLocked(err error) {
 
 // next waits for the next queue entry. It returns the player's error once
 // the player has ended.
-func (pl *player) next() (item, error) {
+func (pl *Player) next() (item, error) {
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
 	for !pl.closed && pl.len() == 0 {
@@ -625,9 +719,9 @@ func (pl *player) next() (item, error) {
 
 // run delivers the player's queue to its sink until the player leaves, is
 // disconnected, the sink fails or ctx ends, and returns why it ended:
-// errPlayerLeft after leave, errPlayerTooSlow after a disconnection for
+// ErrPlayerLeft after leave, ErrPlayerTooSlow after a disconnection for
 // lagging, the sink's error or ctx's error.
-func (pl *player) run(ctx context.Context) error {
+func (pl *Player) Run(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { pl.leaveWith(ctx.Err()) })
 	defer stop()
 	for {
@@ -636,13 +730,13 @@ func (pl *player) run(ctx context.Context) error {
 			return err
 		}
 		if it.f != nil {
-			err = pl.sink.writeFrame(it.f)
+			err = pl.sink.WriteFrame(it.f)
 		} else {
-			err = pl.sink.notify(it.ev)
+			err = pl.sink.Notify(it.ev)
 		}
 		if err != nil {
 			// The first reason wins: a write that fails because the hub
-			// closed a lagging player's sink reports errPlayerTooSlow.
+			// closed a lagging player's sink reports ErrPlayerTooSlow.
 			pl.leaveWith(err)
 			pl.mu.Lock()
 			err = pl.err
@@ -653,10 +747,10 @@ func (pl *player) run(ctx context.Context) error {
 }
 
 // leave removes the player from its stream and ends run with
-// errPlayerLeft. It is safe to call more than once.
-func (pl *player) leave() { pl.leaveWith(errPlayerLeft) }
+// ErrPlayerLeft. It is safe to call more than once.
+func (pl *Player) Leave() { pl.leaveWith(ErrPlayerLeft) }
 
-func (pl *player) leaveWith(err error) {
+func (pl *Player) leaveWith(err error) {
 	h, s := pl.h, pl.s
 	h.mu.Lock()
 	s.mu.Lock()
@@ -670,8 +764,8 @@ func (pl *player) leaveWith(err error) {
 }
 
 // stats returns the player's counters.
-func (pl *player) stats() playerStats {
+func (pl *Player) Stats() PlayerStats {
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
-	return playerStats{Sent: pl.sent, Dropped: pl.dropped, Drops: pl.drops}
+	return PlayerStats{Sent: pl.sent, Dropped: pl.dropped, Drops: pl.drops}
 }
