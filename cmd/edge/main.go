@@ -1,0 +1,260 @@
+// Command edge is a Tributary edge node: it accepts RTMP publishes and puts
+// their frames on the NATS media bus, and serves players of any stream from
+// the bus, whichever edge the stream is published on.
+//
+// With no -nats-url it starts an embedded NATS server, so one command runs a
+// working system:
+//
+//	go run ./cmd/edge
+//	ffmpeg -re -i input.mp4 -c copy -f flv rtmp://127.0.0.1:1935/live/test
+//	ffplay rtmp://127.0.0.1:1935/live/test
+//
+// A second edge on the same machine joins the first one's bus:
+//
+//	go run ./cmd/edge -id edge-b -rtmp-addr :1936 -http-addr :8082 -nats-url nats://127.0.0.1:4222
+//
+// Every flag can also be set in the YAML file given by -config and in a
+// TRIBUTARY_* environment variable; edge -h lists them.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/tributary-media/tributary/internal/config"
+	"github.com/tributary-media/tributary/internal/edge"
+	"github.com/tributary-media/tributary/internal/embedded"
+	"github.com/tributary-media/tributary/pkg/bus"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Environ(), os.Stderr))
+}
+
+// run is the whole program; it returns the exit status: 0 after a clean
+// shutdown, 1 on a runtime failure, 2 on a configuration error.
+func run(ctx context.Context, args, environ []string, stderr io.Writer) int {
+	cfg, err := config.LoadEdge("edge", args, environ, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "edge: %v\n", err)
+		return 2
+	}
+	log, err := config.NewLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		fmt.Fprintf(stderr, "edge: %v\n", err)
+		return 2
+	}
+	log = log.With("edge", cfg.ID)
+	if err := serve(ctx, cfg, log); err != nil {
+		log.Error("edge stopped", "err", err)
+		return 1
+	}
+	log.Info("edge stopped")
+	return 0
+}
+
+// serve runs the edge until ctx ends, then shuts it down in order:
+// readiness false, stop accepting and drain the sessions, drain the bus,
+// stop the embedded NATS server, stop the HTTP server.
+func serve(ctx context.Context, cfg config.Edge, log *slog.Logger) error {
+	log.Info("edge starting", "version", version, "rtmp_addr", cfg.RTMPAddr, "rtmps_addr", cfg.RTMPSAddr, "http_addr", cfg.HTTPAddr)
+
+	// The bus: an external NATS, or one in this process.
+	natsURL := strings.Join(cfg.NATSURLs(), ",")
+	var emb *embedded.NATS
+	if natsURL == "" {
+		var err error
+		emb, err = embedded.StartNATS(embedded.NATSOptions{Addr: cfg.EmbeddedNATSAddr, Logger: log})
+		if err != nil {
+			return err
+		}
+		natsURL = emb.URL()
+		log.Info("started an embedded NATS server because no -nats-url was given; other edges can join it",
+			"nats_url", natsURL, "join_with", "-nats-url "+natsURL)
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			emb.Shutdown(sctx)
+		}()
+	}
+	nc, err := connectNATS(natsURL, cfg.ID, log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+
+	e, err := edge.New(edge.Config{
+		ID:               cfg.ID,
+		NATS:             nc,
+		Prefix:           cfg.BusPrefix,
+		ReconnectGrace:   cfg.ReconnectGrace,
+		InitCacheBytes:   int(cfg.GOPCache),
+		PlayerQueueBytes: int(cfg.PlayerQueue),
+		PlayerMaxLag:     cfg.PlayerMaxLag,
+		MaxConns:         cfg.MaxConns,
+		DrainTimeout:     cfg.DrainTimeout,
+		Logger:           log,
+	})
+	if err != nil {
+		return err
+	}
+
+	// Listeners first, so that a taken port fails before anything runs.
+	var lns []net.Listener
+	closeAll := func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}
+	if cfg.RTMPAddr != "" {
+		ln, err := net.Listen("tcp", cfg.RTMPAddr)
+		if err != nil {
+			return fmt.Errorf("rtmp listener: %w", err)
+		}
+		lns = append(lns, ln)
+	}
+	if cfg.RTMPSAddr != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("rtmps: %w", err)
+		}
+		ln, err := net.Listen("tcp", cfg.RTMPSAddr)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("rtmps listener: %w", err)
+		}
+		lns = append(lns, tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}))
+	}
+	var httpSrv *http.Server
+	if cfg.HTTPAddr != "" {
+		hl, err := net.Listen("tcp", cfg.HTTPAddr)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("http listener: %w", err)
+		}
+		httpSrv = &http.Server{Handler: e.HealthHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := httpSrv.Serve(hl); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("http server failed", "err", err)
+			}
+		}()
+		log.Info("http listener started", "addr", hl.Addr().String(), "endpoints", "/healthz /readyz")
+	}
+
+	// Serve until ctx ends or a listener fails.
+	serveCtx, stopServing := context.WithCancel(context.Background())
+	defer stopServing()
+	errc := make(chan error, len(lns))
+	var wg sync.WaitGroup
+	for _, ln := range lns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := e.Serve(serveCtx, ln); err != nil {
+				errc <- err
+			}
+		}()
+	}
+	if cfg.RTMPAddr != "" {
+		log.Info("ready: publish with ffmpeg -re -i input.mp4 -c copy -f flv rtmp://"+hostPort(lns[0].Addr())+"/live/test; play with ffplay rtmp://"+hostPort(lns[0].Addr())+"/live/test")
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: draining sessions", "drain_timeout", cfg.DrainTimeout)
+	case runErr = <-errc:
+		log.Error("listener failed, shutting down", "err", runErr)
+	}
+	e.SetDraining()
+	stopServing()
+	wg.Wait()
+	if err := nc.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		log.Warn("bus drain", "err", err)
+	}
+	waitClosed(nc, 5*time.Second)
+	if httpSrv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		httpSrv.Shutdown(sctx)
+		cancel()
+	}
+	return runErr
+}
+
+// connectNATS connects to the bus, retrying in the background when the
+// servers are not reachable yet (readiness stays false until then).
+func connectNATS(url, id string, log *slog.Logger) (*nats.Conn, error) {
+	opts := append(bus.ReconnectOptions(),
+		nats.Name("tributary-edge "+id),
+		nats.RetryOnFailedConnect(true),
+		nats.DisconnectErrHandler(func(c *nats.Conn, err error) {
+			if err != nil && !c.IsClosed() && !c.IsDraining() {
+				log.Warn("bus disconnected, reconnecting", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			log.Info("bus reconnected", "server", c.ConnectedUrlRedacted())
+		}),
+		nats.ConnectHandler(func(c *nats.Conn) {
+			log.Info("bus connected", "server", c.ConnectedUrlRedacted())
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subj := ""
+			if sub != nil {
+				subj = sub.Subject
+			}
+			log.Warn("bus error", "subject", subj, "err", err)
+		}),
+	)
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("nats: %w", err)
+	}
+	if !nc.IsConnected() {
+		log.Warn("bus not reachable yet, retrying in the background", "nats_url", url)
+	}
+	return nc, nil
+}
+
+// waitClosed waits for a draining connection to close.
+func waitClosed(nc *nats.Conn, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for !nc.IsClosed() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// hostPort returns a dialable host:port for a listen address.
+func hostPort(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}

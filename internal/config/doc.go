@@ -1,0 +1,42 @@
+// Package config loads and validates the configuration of Tributary's
+// processes.
+//
+// # Layers
+//
+// A setting's value comes from, in increasing order of precedence:
+//
+//  1. its default (DefaultEdge);
+//  2. the YAML file named by the -config flag or, without it, by the
+//     TRIBUTARY_CONFIG environment variable;
+//  3. its environment variable: "TRIBUTARY_" and the flag name in upper
+//     case with '-' replaced by '_' (-rtmp-addr is TRIBUTARY_RTMP_ADDR);
+//  4. its flag.
+//
+// A layer that sets a value replaces it, even with an empty value: with
+// -nats-url= on the command line, a NATS URL from the file or the
+// environment is ignored. When a flag is given twice, the last one wins.
+//
+// # Syntax
+//
+// The file is one YAML mapping from setting keys (the flag name with '_'
+// for '-': rtmp_addr) to values. Durations are Go durations ("10s",
+// "1m30s"); sizes are Bytes ("16MiB", "512KiB", "1MB" or a plain integer);
+// lists are YAML sequences, and comma-separated in flags and the
+// environment. An empty YAML value (key: or key: ~) sets a string or a
+// list to empty.
+//
+// # Errors
+//
+// Typos are errors, not silently ignored: an unknown key in the file (with
+// its line), an environment variable with the TRIBUTARY_ prefix that names
+// no setting. LoadEdge collects every problem it can find and returns them
+// joined with errors.Join, as Validate does for the values: each message
+// starts with "config: " and names the setting by its flag, environment
+// variable or file position, and says where an invalid value came from.
+//
+// # Concurrency
+//
+// The package has no global state: its functions are safe for concurrent
+// use. Only LoadEdge touches the file system (to read the YAML file) and
+// DefaultEdge asks for the host name; the environment is passed in.
+package config

@@ -1,0 +1,268 @@
+package config
+
+import (
+	"io"
+	"os"
+	"time"
+)
+
+// Limits checked by Edge.Validate.
+const (
+	// maxIDLen is the longest edge id, in bytes.
+	maxIDLen = 128
+	// minQueueBytes is the smallest GOP cache and player queue.
+	minQueueBytes = 64 * KiB
+)
+
+// defaultEdgeID is the edge id when the host name is unknown or not a valid
+// id.
+const defaultEdgeID = "edge"
+
+// Edge is the configuration of an edge process. DefaultEdge gives the
+// defaults, LoadEdge the layered configuration, Validate the checks.
+type Edge struct {
+	// ConfigFile is the YAML file the configuration was read from; "" if
+	// none.
+	ConfigFile string
+	// ID names the edge in the cluster: 1 to 128 bytes of ASCII
+	// letters, digits, '.', '_' and '-'. The default is the host name.
+	ID string
+	// RTMPAddr is the plain RTMP listen address; "" disables plain RTMP,
+	// and then RTMPSAddr is required.
+	RTMPAddr string
+	// RTMPSAddr is the RTMPS listen address; "" disables RTMPS. When set,
+	// TLSCert and TLSKey are required.
+	RTMPSAddr string
+	// TLSCert is the PEM certificate file (chain) for RTMPS.
+	TLSCert string
+	// TLSKey is the PEM private key file for RTMPS.
+	TLSKey string
+	// HTTPAddr is the listen address of the health endpoints (/healthz,
+	// /readyz) and metrics.
+	HTTPAddr string
+	// NATSURL is one or more NATS server URLs, comma-separated; "" starts
+	// an embedded NATS server on EmbeddedNATSAddr. See NATSURLs.
+	NATSURL string
+	// EmbeddedNATSAddr is where the embedded NATS server listens when
+	// NATSURL is empty.
+	EmbeddedNATSAddr string
+	// BusPrefix is the first token of every media bus subject: one NATS
+	// token of ASCII letters, digits, '_' and '-'.
+	BusPrefix string
+	// ReconnectGrace is how long players wait silently for a publisher
+	// that vanished without a clean end before they are told the stream
+	// ended.
+	ReconnectGrace time.Duration
+	// GOPCache caps each stream's fast-start cache (metadata, sequence
+	// headers and the current GOP).
+	GOPCache Bytes
+	// PlayerQueue caps each player's queue; a player over it drops to the
+	// next keyframe.
+	PlayerQueue Bytes
+	// PlayerMaxLag is how long a player may stay continuously behind
+	// before it is disconnected.
+	PlayerMaxLag time.Duration
+	// MaxConns caps the RTMP connections of the edge; 0 means unlimited.
+	MaxConns int
+	// DrainTimeout is how long sessions get, on SIGTERM, before they are
+	// closed.
+	DrainTimeout time.Duration
+	// LogLevel is debug, info, warn or error (see NewLogger).
+	LogLevel string
+	// LogFormat is text or json (see NewLogger).
+	LogFormat string
+}
+
+// DefaultEdge returns the edge defaults. The id is the host name, or
+// "edge" if the host name is unknown or not a valid id.
+func DefaultEdge() Edge {
+	id, err := os.Hostname()
+	if err != nil || checkToken(id, maxIDLen, idExtra) != nil {
+		id = defaultEdgeID
+	}
+	return Edge{
+		ID:               id,
+		RTMPAddr:         ":1935",
+		HTTPAddr:         ":8080",
+		EmbeddedNATSAddr: "127.0.0.1:4222",
+		BusPrefix:        "tributary",
+		ReconnectGrace:   10 * time.Second,
+		GOPCache:         8 * MiB,
+		PlayerQueue:      16 * MiB,
+		PlayerMaxLag:     10 * time.Second,
+		DrainTimeout:     30 * time.Second,
+		LogLevel:         "info",
+		LogFormat:        "text",
+	}
+}
+
+// idExtra and busPrefixExtra are the bytes besides ASCII letters and
+// digits allowed in an edge id and in the bus prefix.
+const (
+	idExtra        = "._-"
+	busPrefixExtra = "_-"
+)
+
+// fields binds the edge's settings to the fields of e; the values e holds
+// are the defaults.
+func (e *Edge) fields() *fieldSet {
+	fs := &fieldSet{}
+	fs.configFile(&e.ConfigFile, "YAML file to read settings from")
+	fs.str(&e.ID, "id", "id",
+		"edge id in the cluster: 1-128 bytes of A-Z a-z 0-9 . _ -").
+		describeDefault(`host name ("edge" if unknown)`)
+	fs.str(&e.RTMPAddr, "rtmp-addr", "rtmp_addr",
+		`RTMP listen address ("" disables plain RTMP; -rtmps-addr is then required)`)
+	fs.str(&e.RTMPSAddr, "rtmps-addr", "rtmps_addr",
+		`RTMPS listen address ("" disables; when set, -tls-cert and -tls-key are required)`)
+	fs.str(&e.TLSCert, "tls-cert", "tls_cert", "PEM certificate file for RTMPS")
+	fs.str(&e.TLSKey, "tls-key", "tls_key", "PEM private key file for RTMPS")
+	fs.str(&e.HTTPAddr, "http-addr", "http_addr",
+		"HTTP listen address for health (/healthz, /readyz) and metrics")
+	fs.str(&e.NATSURL, "nats-url", "nats_url",
+		`NATS server URLs, comma-separated ("" starts an embedded NATS server)`)
+	fs.str(&e.EmbeddedNATSAddr, "embedded-nats-addr", "embedded_nats_addr",
+		"listen address of the embedded NATS server (used when -nats-url is empty)")
+	fs.str(&e.BusPrefix, "bus-prefix", "bus_prefix",
+		"media bus subject prefix: one NATS token of A-Z a-z 0-9 _ -")
+	fs.duration(&e.ReconnectGrace, "reconnect-grace", "reconnect_grace",
+		"how long players wait silently for a vanished publisher before they are told the stream ended")
+	fs.bytes(&e.GOPCache, "gop-cache", "gop_cache",
+		"per-stream fast-start cache cap (metadata, sequence headers, current GOP); at least 64KiB")
+	fs.bytes(&e.PlayerQueue, "player-queue", "player_queue",
+		"per-player queue cap before the player drops to the next keyframe; at least 64KiB")
+	fs.duration(&e.PlayerMaxLag, "player-max-lag", "player_max_lag",
+		"a player continuously behind for this long is disconnected")
+	fs.integer(&e.MaxConns, "max-conns", "max_conns",
+		"maximum RTMP connections in total (0 = unlimited)")
+	fs.duration(&e.DrainTimeout, "drain-timeout", "drain_timeout",
+		"on SIGTERM, how long sessions get before they are closed")
+	fs.str(&e.LogLevel, "log-level", "log_level", "log level: debug, info, warn or error")
+	fs.str(&e.LogFormat, "log-format", "log_format", "log format: text or json")
+	return fs
+}
+
+// LoadEdge returns the edge configuration: DefaultEdge, then the YAML file
+// named by -config (or TRIBUTARY_CONFIG), then the TRIBUTARY_*
+// environment variables in environ (os.Environ form, "NAME=value"), then
+// the flags in args (the command line without the program name), each
+// overriding the previous; then it validates the result.
+//
+// A flag given with an empty value (-nats-url=) overrides the file and the
+// environment like any other. When args ask for help (-h, -help), LoadEdge
+// writes the usage text to usageOut (os.Stderr if nil) and returns
+// flag.ErrHelp. A malformed flag is reported to usageOut with the usage
+// text, as package flag does, and returned.
+//
+// Otherwise every problem is returned at once, joined: environment
+// variables with the TRIBUTARY_ prefix that name no setting, values that
+// do not parse (named by variable, or by file, line and key), unknown or
+// repeated keys in the file, and, when everything parsed, the findings of
+// Validate, each saying where the offending value came from.
+func LoadEdge(name string, args, environ []string, usageOut io.Writer) (Edge, error) {
+	e := DefaultEdge()
+	fs := e.fields()
+	if err := fs.load(name, args, environ, usageOut); err != nil {
+		return Edge{}, err
+	}
+	if err := e.Validate(); err != nil {
+		return Edge{}, fs.annotate(err)
+	}
+	return e, nil
+}
+
+// EdgeUsage returns a Markdown table of the edge's settings: flag,
+// environment variable, YAML key, default and meaning.
+func EdgeUsage() string {
+	e := DefaultEdge()
+	return e.fields().markdown()
+}
+
+// NATSURLs returns the URLs in NATSURL: split on commas, spaces trimmed,
+// empty entries dropped. It returns nil when the edge runs an embedded
+// NATS server.
+func (e Edge) NATSURLs() []string {
+	return splitList(e.NATSURL)
+}
+
+// Validate checks the configuration and returns every problem it finds,
+// joined; each names the setting by its flag ("config: -rtmp-addr: ...").
+func (e Edge) Validate() error {
+	var p problems
+	p.add("id", checkToken(e.ID, maxIDLen, idExtra))
+
+	if e.RTMPAddr != "" {
+		p.add("rtmp-addr", checkAddr(e.RTMPAddr))
+	}
+	if e.RTMPSAddr != "" {
+		p.add("rtmps-addr", checkAddr(e.RTMPSAddr))
+		if e.TLSCert == "" {
+			p.addf("tls-cert", "required when -rtmps-addr is set")
+		}
+		if e.TLSKey == "" {
+			p.addf("tls-key", "required when -rtmps-addr is set")
+		}
+	}
+	if e.RTMPAddr == "" && e.RTMPSAddr == "" {
+		p.addf("rtmp-addr", "empty, which disables plain RTMP, but -rtmps-addr is empty too: nothing to listen on")
+	}
+	if e.HTTPAddr == "" {
+		p.addf("http-addr", "required: it serves /healthz and /readyz")
+	} else {
+		p.add("http-addr", checkAddr(e.HTTPAddr))
+	}
+
+	if e.NATSURL != "" {
+		urls := e.NATSURLs()
+		if len(urls) == 0 {
+			p.addf("nats-url", "%q holds no URL", e.NATSURL)
+		}
+		for _, u := range urls {
+			p.add("nats-url", checkNATSURL(u))
+		}
+	} else if e.EmbeddedNATSAddr == "" {
+		p.addf("embedded-nats-addr", "required when -nats-url is empty (an embedded NATS server is started)")
+	} else {
+		p.add("embedded-nats-addr", checkAddr(e.EmbeddedNATSAddr))
+	}
+	p.add("bus-prefix", checkToken(e.BusPrefix, 0, busPrefixExtra))
+
+	if e.ReconnectGrace <= 0 {
+		p.addf("reconnect-grace", "%s: must be greater than 0", e.ReconnectGrace)
+	}
+	if e.GOPCache < minQueueBytes {
+		p.addf("gop-cache", "%s: must be at least %s", e.GOPCache, minQueueBytes)
+	}
+	if e.PlayerQueue < minQueueBytes {
+		p.addf("player-queue", "%s: must be at least %s", e.PlayerQueue, minQueueBytes)
+	}
+	if e.PlayerMaxLag <= 0 {
+		p.addf("player-max-lag", "%s: must be greater than 0", e.PlayerMaxLag)
+	}
+	if e.MaxConns < 0 {
+		p.addf("max-conns", "%d: must be 0 (unlimited) or more", e.MaxConns)
+	}
+	if e.DrainTimeout < 0 {
+		p.addf("drain-timeout", "%s: must be 0 or more", e.DrainTimeout)
+	}
+	p.add("log-level", checkLogLevel(e.LogLevel))
+	p.add("log-format", checkLogFormat(e.LogFormat))
+
+	// Two listeners on the same address cannot both start.
+	type listener struct{ flag, addr string }
+	listeners := []listener{
+		{"rtmp-addr", e.RTMPAddr}, {"rtmps-addr", e.RTMPSAddr}, {"http-addr", e.HTTPAddr},
+	}
+	if e.NATSURL == "" {
+		listeners = append(listeners, listener{"embedded-nats-addr", e.EmbeddedNATSAddr})
+	}
+	for i, a := range listeners {
+		for _, b := range listeners[:i] {
+			if a.addr != "" && a.addr == b.addr {
+				p.addf(a.flag, "%q is also the address of -%s", a.addr, b.flag)
+				break
+			}
+		}
+	}
+	return p.err()
+}

@@ -1,0 +1,260 @@
+// Package edge is a Tributary edge: it accepts RTMP publishes and puts
+// their frames on the media bus, and serves players of any stream, whoever
+// publishes it and wherever, from one bus subscription per stream.
+//
+// An Edge is stateless: the bus carries the media, an Ownership (local, or
+// etcd in a cluster) decides who may publish. A publish is claimed, then its
+// frames go to a bus.Publisher that also answers fast-start requests. A play
+// joins the stream's relay on this edge: one bus.Subscriber whose frames a
+// fanout.Hub delivers to every local player through a bounded queue, so a
+// slow player drops to the next keyframe and is disconnected past a lag
+// limit without slowing anyone. Players of a stream published on this very
+// edge go through the bus like everyone else.
+//
+// Stream lifecycle as players see it: a clean end (FCUnpublish,
+// deleteStream) reaches them at once as NetStream.Play.UnpublishNotify. A
+// publisher that vanishes (TCP loss, a dead edge) is a gap: players hear
+// nothing and wait; when the stream is published again, on any edge, they
+// resume from its sequence headers and first keyframe with timestamps that
+// continue where they stopped. Only after the reconnect grace without
+// frames are they told the stream ended. They stay connected throughout.
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/tributary-media/tributary/internal/fanout"
+	"github.com/tributary-media/tributary/pkg/bus"
+	"github.com/tributary-media/tributary/pkg/rtmp"
+)
+
+// Defaults of Config.
+const (
+	DefaultReconnectGrace = 10 * time.Second
+	DefaultDrainTimeout   = 30 * time.Second
+	DefaultInitCacheBytes = bus.DefaultInitCacheBytes
+)
+
+// Config configures an Edge. NATS is required; the zero value of every
+// other field selects its default.
+type Config struct {
+	// ID names the edge in logs and, in a cluster, in the registry.
+	ID string
+	// NATS is the bus connection. The Edge does not own it; it should be
+	// made with bus.ReconnectOptions.
+	NATS *nats.Conn
+	// Prefix is the bus subject prefix; empty means bus.DefaultPrefix.
+	Prefix string
+	// Ownership grants publishes; nil means a NewLocalOwnership.
+	Ownership Ownership
+	// ReconnectGrace is how long players wait, hearing nothing, for a
+	// publisher that vanished without a clean end before they are told
+	// the stream ended; 0 means DefaultReconnectGrace.
+	ReconnectGrace time.Duration
+	// InitCacheBytes caps the fast-start cache of each stream published
+	// here, and the GOP cache of each stream relayed here; 0 means
+	// DefaultInitCacheBytes.
+	InitCacheBytes int
+	// PlayerQueueBytes bounds each player's queue; beyond it the player
+	// drops to the next keyframe. 0 means fanout.DefaultPlayerQueueBytes.
+	PlayerQueueBytes int
+	// PlayerMaxLag disconnects a player continuously behind for this
+	// long; 0 means fanout.DefaultPlayerMaxLag.
+	PlayerMaxLag time.Duration
+	// MaxConns caps the RTMP connections served at once by each Serve
+	// call; 0 means no limit.
+	MaxConns int
+	// DrainTimeout is how long sessions get to end on their own after
+	// Serve's context ends (encoders are asked to reconnect elsewhere
+	// first); 0 means DefaultDrainTimeout.
+	DrainTimeout time.Duration
+	// RTMP configures every RTMP connection.
+	RTMP rtmp.ServerConfig
+	// HandshakeTimeout, IdleTimeout and WriteTimeout are passed to the
+	// rtmp.Server; zero values select its defaults.
+	HandshakeTimeout, IdleTimeout, WriteTimeout time.Duration
+	// Logger receives the edge's logs; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Edge serves RTMP publishers and players over the media bus. Create one
+// with New, then call Serve for each listener. Its methods are safe for
+// concurrent use.
+type Edge struct {
+	cfg Config
+	log *slog.Logger
+	hub *fanout.Hub
+	own Ownership
+	now func() time.Time
+
+	draining atomic.Bool
+	serving  atomic.Int32
+
+	mu      sync.Mutex // guards relays and gen
+	relays  map[StreamKey]*relay
+	gen     uint64
+	counter counters
+}
+
+// counters are the edge's totals, for Stats.
+type counters struct {
+	sessions, publishers, players          atomic.Int64
+	framesIn, bytesIn, busErrors           atomic.Uint64
+	framesOut, bytesOut, playersKicked     atomic.Uint64
+	publishesRejected, publishesAccepted   atomic.Uint64
+	playsAccepted, playsRejected, connects atomic.Uint64
+}
+
+// Stats are an Edge's counters.
+type Stats struct {
+	// Sessions, Publishers and Players are the connections, publishes and
+	// plays open now.
+	Sessions, Publishers, Players int64
+	// Relays is the number of streams this edge subscribes to now.
+	Relays int
+	// FramesIn and BytesIn count the frames (and body bytes) received from
+	// publishers; BusErrors the frames the bus refused.
+	FramesIn, BytesIn, BusErrors uint64
+	// FramesOut and BytesOut count what was written to players.
+	FramesOut, BytesOut uint64
+	// PlayersKicked counts players disconnected for lagging.
+	PlayersKicked uint64
+	// Connects, PublishesAccepted, PublishesRejected, PlaysAccepted and
+	// PlaysRejected count requests.
+	Connects, PublishesAccepted, PublishesRejected, PlaysAccepted, PlaysRejected uint64
+}
+
+// New checks cfg and returns an Edge. It starts nothing.
+func New(cfg Config) (*Edge, error) {
+	if cfg.NATS == nil {
+		return nil, errors.New("edge: Config.NATS is required")
+	}
+	if cfg.ReconnectGrace <= 0 {
+		cfg.ReconnectGrace = DefaultReconnectGrace
+	}
+	if cfg.InitCacheBytes <= 0 {
+		cfg.InitCacheBytes = DefaultInitCacheBytes
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = DefaultDrainTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Ownership == nil {
+		cfg.Ownership = NewLocalOwnership(cfg.Now)
+	}
+	// Check the prefix the way the bus will.
+	if _, err := bus.NewSubscriber(cfg.NATS, bus.SubscriberConfig{Prefix: cfg.Prefix, App: "a", Name: "b", Handler: func(bus.Frame) {}}); err != nil {
+		return nil, fmt.Errorf("edge: %w", err)
+	}
+	e := &Edge{
+		cfg: cfg,
+		log: cfg.Logger,
+		own: cfg.Ownership,
+		now: cfg.Now,
+		hub: fanout.New(fanout.Config{
+			GOPCacheBytes:    cfg.InitCacheBytes,
+			PlayerQueueBytes: cfg.PlayerQueueBytes,
+			PlayerMaxLag:     cfg.PlayerMaxLag,
+			Logger:           cfg.Logger,
+			Now:              cfg.Now,
+		}),
+		relays: make(map[StreamKey]*relay),
+	}
+	return e, nil
+}
+
+// Serve accepts RTMP connections on ln until ctx ends, then drains: it
+// stops accepting, asks encoders that support it (Enhanced RTMP reconnect
+// request) to reconnect elsewhere, and gives every session up to the drain
+// timeout to end before closing it. It returns when every session has
+// ended. Wrap ln with tls.NewListener for RTMPS.
+func (e *Edge) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &rtmp.Server{
+		Handler:          e.serveConn,
+		Config:           e.cfg.RTMP,
+		Logger:           e.log,
+		HandshakeTimeout: e.cfg.HandshakeTimeout,
+		IdleTimeout:      e.cfg.IdleTimeout,
+		WriteTimeout:     e.cfg.WriteTimeout,
+		MaxConns:         e.cfg.MaxConns,
+		ShutdownGrace:    e.cfg.DrainTimeout,
+	}
+	e.serving.Add(1)
+	defer e.serving.Add(-1)
+	e.log.Info("rtmp listener started", "addr", ln.Addr().String())
+	err := srv.Serve(ctx, ln)
+	e.log.Info("rtmp listener stopped", "addr", ln.Addr().String())
+	return err
+}
+
+// SetDraining marks the edge as draining: readiness fails from then on, so
+// a load balancer stops sending new sessions. Serve's context ending is
+// what stops the listeners.
+func (e *Edge) SetDraining() { e.draining.Store(true) }
+
+// Ready returns nil when the edge can take sessions: serving at least one
+// listener, not draining, and connected to the bus.
+func (e *Edge) Ready() error {
+	switch {
+	case e.draining.Load():
+		return errors.New("draining")
+	case e.serving.Load() == 0:
+		return errors.New("no RTMP listener is serving")
+	case !e.cfg.NATS.IsConnected():
+		return fmt.Errorf("bus: NATS connection %s", e.cfg.NATS.Status())
+	}
+	return nil
+}
+
+// HealthHandler serves /healthz (the process is alive: always 200) and
+// /readyz (200 when Ready, 503 with the reason otherwise).
+func (e *Edge) HealthHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err := e.Ready(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "not ready:", err)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	return mux
+}
+
+// Stats returns the edge's counters.
+func (e *Edge) Stats() Stats {
+	c := &e.counter
+	e.mu.Lock()
+	relays := len(e.relays)
+	e.mu.Unlock()
+	return Stats{
+		Sessions: c.sessions.Load(), Publishers: c.publishers.Load(), Players: c.players.Load(),
+		Relays:   relays,
+		FramesIn: c.framesIn.Load(), BytesIn: c.bytesIn.Load(), BusErrors: c.busErrors.Load(),
+		FramesOut: c.framesOut.Load(), BytesOut: c.bytesOut.Load(), PlayersKicked: c.playersKicked.Load(),
+		Connects: c.connects.Load(), PublishesAccepted: c.publishesAccepted.Load(), PublishesRejected: c.publishesRejected.Load(),
+		PlaysAccepted: c.playsAccepted.Load(), PlaysRejected: c.playsRejected.Load(),
+	}
+}

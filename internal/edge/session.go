@@ -1,0 +1,361 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tributary-media/tributary/internal/fanout"
+	"github.com/tributary-media/tributary/pkg/bus"
+	"github.com/tributary-media/tributary/pkg/rtmp"
+	"github.com/tributary-media/tributary/pkg/rtmp/flv"
+)
+
+// maxNameBytes bounds application and stream names: escaped (up to three
+// bytes each) they must fit a bus subject.
+const maxNameBytes = 512
+
+// errClaimLost ends a publishing session whose stream was claimed away.
+var errClaimLost = errors.New("edge: stream ownership lost")
+
+// session is one RTMP connection: the streams it publishes and plays.
+type session struct {
+	e    *Edge
+	conn *rtmp.ServerConn
+	log  *slog.Logger
+	app  string
+
+	// pubs and plays belong to the handler goroutine.
+	pubs  map[uint32]*publication
+	plays map[uint32]*playback
+	wg    sync.WaitGroup
+
+	mu      sync.Mutex
+	endWith error // set by another goroutine to end the session with a reason
+}
+
+// publication is a stream published by the session.
+type publication struct {
+	key    StreamKey
+	claim  Claim
+	bp     *bus.Publisher
+	start  time.Time
+	stop   func() // stops watching the claim
+	errs   uint64 // bus errors, logged once per streak
+	frames uint64
+}
+
+// playback is a stream played by the session.
+type playback struct {
+	key StreamKey
+	r   *relay
+	pl  *fanout.Player
+}
+
+// serveConn is the rtmp.Handler of the edge.
+func (e *Edge) serveConn(ctx context.Context, c *rtmp.ServerConn) error {
+	e.counter.sessions.Add(1)
+	defer e.counter.sessions.Add(-1)
+	req, err := c.ReadConnect()
+	if err != nil {
+		return err
+	}
+	e.counter.connects.Add(1)
+	hs := c.HandshakeResult()
+	log := e.log.With("remote", remoteString(c), "app", req.App)
+	log.Info("client connected", "flash_ver", req.FlashVer, "tc_url", req.TCURL,
+		"handshake", hs.Mode.String(), "enhanced", req.Enhanced)
+	if reason := checkName(req.App); reason != "" {
+		log.Info("connect rejected", "reason", "application name "+reason)
+		return c.RejectConnect(rtmp.CodeConnectRejected, "The application name "+reason+".")
+	}
+	if e.draining.Load() {
+		log.Info("connect rejected", "reason", "edge draining")
+		return c.RejectConnect(rtmp.CodeConnectRejected, "This server is shutting down; connect again.")
+	}
+	if err := c.AcceptConnect(nil); err != nil {
+		return err
+	}
+	s := &session{e: e, conn: c, log: log, app: req.App,
+		pubs: make(map[uint32]*publication), plays: make(map[uint32]*playback)}
+	stop := context.AfterFunc(ctx, s.shutdown)
+	defer stop()
+	defer s.end()
+	for {
+		m, err := c.ReadMessage()
+		if err != nil {
+			if why := s.reason(); why != nil {
+				return why
+			}
+			return err
+		}
+		if err := s.handle(ctx, m); err != nil {
+			return err
+		}
+	}
+}
+
+// checkName returns why an application or stream name is refused, or "".
+func checkName(n string) string {
+	switch {
+	case n == "":
+		return "is empty"
+	case len(n) > maxNameBytes:
+		return "is too long"
+	case strings.ContainsFunc(n, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return "contains control characters"
+	}
+	return ""
+}
+
+// shutdown runs when the server starts draining: encoders that support it
+// are asked to reconnect (to another edge, through the load balancer).
+func (s *session) shutdown() {
+	if err := s.conn.RequestReconnect("", "This server is shutting down."); err == nil {
+		s.log.Info("asked the client to reconnect elsewhere")
+	}
+}
+
+// reason returns why another goroutine ended the session, or nil.
+func (s *session) reason() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.endWith
+}
+
+// fail ends the session with why: the connection is closed, so the
+// handler's ReadMessage returns.
+func (s *session) fail(why error) {
+	s.mu.Lock()
+	if s.endWith == nil {
+		s.endWith = why
+	}
+	s.mu.Unlock()
+	s.conn.Close()
+}
+
+// handle acts on one message of the connection.
+func (s *session) handle(ctx context.Context, m *rtmp.Message) error {
+	switch m.Kind {
+	case rtmp.KindPublish:
+		return s.publish(ctx, m.Publish)
+	case rtmp.KindAudio, rtmp.KindVideo, rtmp.KindData:
+		p := s.pubs[m.StreamID]
+		if p == nil {
+			return nil
+		}
+		typ := flv.TagAudio
+		switch m.Kind {
+		case rtmp.KindVideo:
+			typ = flv.TagVideo
+		case rtmp.KindData:
+			typ = flv.TagScript
+		}
+		p.frames++
+		s.e.counter.framesIn.Add(1)
+		s.e.counter.bytesIn.Add(uint64(len(m.Payload)))
+		if _, err := p.bp.PublishFrame(typ, m.Timestamp, m.Payload, s.e.now()); err != nil {
+			s.e.counter.busErrors.Add(1)
+			if p.errs == 0 {
+				s.log.Warn("frames lost: the bus refused them", "stream", p.key.String(), "err", err)
+			}
+			p.errs++
+		} else if p.errs > 0 {
+			s.log.Info("the bus takes frames again", "stream", p.key.String(), "lost", p.errs)
+			p.errs = 0
+		}
+	case rtmp.KindUnpublish:
+		s.unpublish(m.StreamID, true, "unpublished")
+	case rtmp.KindPlay:
+		return s.play(ctx, m.Play)
+	case rtmp.KindCloseStream:
+		s.stopPlay(m.StreamID)
+		s.unpublish(m.StreamID, true, "stream closed")
+	}
+	return nil
+}
+
+// publish claims the stream and starts putting its frames on the bus.
+func (s *session) publish(ctx context.Context, req *rtmp.PublishRequest) error {
+	e := s.e
+	key := StreamKey{App: s.app, Name: req.Name}
+	log := s.log.With("stream", key.String(), "msid", req.StreamID)
+	reject := func(code, desc, reason string) error {
+		e.counter.publishesRejected.Add(1)
+		log.Info("publish rejected", "reason", reason)
+		return s.conn.RejectPublish(req, code, desc)
+	}
+	if reason := checkName(req.Name); reason != "" {
+		return reject(rtmp.CodePublishBadName, "The stream name "+reason+".", "stream name "+reason)
+	}
+	if s.pubs[req.StreamID] != nil {
+		return reject(rtmp.CodePublishBadName, "This stream is already publishing.", "second publish on one message stream")
+	}
+	if e.draining.Load() {
+		return reject(rtmp.CodePublishFailed, "This server is shutting down; publish again.", "edge draining")
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	claim, err := e.own.Claim(cctx, key, ClaimInfo{RemoteAddr: remoteString(s.conn)})
+	if err != nil {
+		if errors.Is(err, ErrStreamBusy) {
+			return reject(rtmp.CodePublishBadName, "Stream "+req.Name+" is already being published.", err.Error())
+		}
+		return reject(rtmp.CodePublishFailed, "The stream cannot be claimed now; try again.", err.Error())
+	}
+	bp, err := bus.NewPublisher(e.cfg.NATS, bus.PublisherConfig{
+		Prefix:         e.cfg.Prefix,
+		App:            key.App,
+		Name:           key.Name,
+		Epoch:          claim.Epoch(),
+		InitCacheBytes: e.cfg.InitCacheBytes,
+		Logger:         log,
+		Now:            e.now,
+	})
+	if err == nil {
+		err = bp.ServeInit(cctx)
+	}
+	if err != nil {
+		claim.Release(context.WithoutCancel(ctx))
+		if bp != nil {
+			bp.Close()
+		}
+		return reject(rtmp.CodePublishFailed, "The media bus is unavailable; try again.", err.Error())
+	}
+	if err := s.conn.AcceptPublish(req); err != nil {
+		bp.Close()
+		claim.Release(context.WithoutCancel(ctx))
+		return err
+	}
+	p := &publication{key: key, claim: claim, bp: bp, start: e.now()}
+	done := make(chan struct{})
+	p.stop = sync.OnceFunc(func() { close(done) })
+	go func() {
+		select {
+		case <-done:
+		case <-claim.Lost():
+			log.Warn("stream ownership lost, closing the publisher", "epoch", claim.Epoch())
+			bp.Close() // before anything else: not one more frame on the bus
+			s.conn.SendStatus(req.StreamID, rtmp.LevelError, rtmp.CodePublishBadName, "This stream is now published elsewhere.")
+			s.fail(errClaimLost)
+		}
+	}()
+	s.pubs[req.StreamID] = p
+	e.counter.publishers.Add(1)
+	e.counter.publishesAccepted.Add(1)
+	log.Info("publish started", "epoch", claim.Epoch(), "type", req.Type)
+	return nil
+}
+
+// unpublish ends the publication on message stream id, if any: clean
+// announces the end on the bus, otherwise the stream has a gap that a new
+// publish can fill.
+func (s *session) unpublish(id uint32, clean bool, why string) {
+	p := s.pubs[id]
+	if p == nil {
+		return
+	}
+	delete(s.pubs, id)
+	p.stop()
+	var err error
+	if clean {
+		err = p.bp.End()
+	} else {
+		err = p.bp.Close()
+	}
+	if err != nil && !errors.Is(err, bus.ErrClosed) {
+		s.log.Warn("the end of the stream did not reach the bus", "stream", p.key.String(), "err", err)
+	}
+	p.claim.Release(context.Background())
+	s.e.counter.publishers.Add(-1)
+	st := p.bp.Stats()
+	s.log.Info("publish ended", "stream", p.key.String(), "reason", why, "clean", clean,
+		"frames", p.frames, "bus_frames", st.Frames, "bus_errors", st.Errors,
+		"duration", s.e.now().Sub(p.start).Round(time.Millisecond))
+}
+
+// play joins the stream's relay on this edge.
+func (s *session) play(ctx context.Context, req *rtmp.PlayRequest) error {
+	e := s.e
+	key := StreamKey{App: s.app, Name: req.Name}
+	if reason := checkName(req.Name); reason != "" {
+		e.counter.playsRejected.Add(1)
+		s.log.Info("play rejected", "stream", key.String(), "reason", "stream name "+reason)
+		return s.conn.RejectPlay(req, rtmp.CodePlayStreamNotFound, "The stream name "+reason+".")
+	}
+	s.stopPlay(req.StreamID)
+	r, err := e.acquireRelay(key)
+	if err != nil {
+		e.counter.playsRejected.Add(1)
+		s.log.Info("play rejected", "stream", key.String(), "reason", err.Error())
+		return s.conn.RejectPlay(req, rtmp.CodePlayFailed, "The stream cannot be played now.")
+	}
+	if err := s.conn.AcceptPlay(req); err != nil {
+		e.releaseRelay(r)
+		return err
+	}
+	sink := &playSink{s: s, streamID: req.StreamID}
+	pl := e.hub.Play(r.hubKey, sink)
+	s.plays[req.StreamID] = &playback{key: key, r: r, pl: pl}
+	e.counter.players.Add(1)
+	e.counter.playsAccepted.Add(1)
+	log := s.log.With("stream", key.String(), "msid", req.StreamID)
+	log.Info("play started")
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		err := pl.Run(ctx)
+		e.releaseRelay(r)
+		e.counter.players.Add(-1)
+		st := pl.Stats()
+		attrs := []any{"sent", st.Sent, "dropped", st.Dropped, "drops", st.Drops}
+		switch {
+		case errors.Is(err, fanout.ErrPlayerTooSlow):
+			e.counter.playersKicked.Add(1)
+			log.Warn("play ended", append(attrs, "reason", err.Error())...)
+		case errors.Is(err, fanout.ErrPlayerLeft), errors.Is(err, context.Canceled):
+			log.Info("play ended", attrs...)
+		default:
+			log.Info("play ended", append(attrs, "reason", err.Error())...)
+		}
+	}()
+	return nil
+}
+
+// stopPlay ends the playback on message stream id, if any.
+func (s *session) stopPlay(id uint32) {
+	if pb := s.plays[id]; pb != nil {
+		pb.pl.Leave()
+		delete(s.plays, id)
+	}
+}
+
+// end releases what the session holds when its connection ends: its
+// publications leave a gap (no clean end), its players leave.
+func (s *session) end() {
+	why := "connection closed"
+	if err := s.reason(); err != nil {
+		why = err.Error()
+	}
+	for id := range s.pubs {
+		s.unpublish(id, false, why)
+	}
+	for id := range s.plays {
+		s.stopPlay(id)
+	}
+	// A player goroutine may be blocked writing to a stuck peer: closing
+	// the connection makes the write return.
+	s.conn.Close()
+	s.wg.Wait()
+}
+
+// remoteString returns the peer address of c for logs.
+func remoteString(c *rtmp.ServerConn) string {
+	if a := c.RemoteAddr(); a != nil {
+		return a.String()
+	}
+	return ""
+}

@@ -1,0 +1,87 @@
+package edge
+
+import (
+	"github.com/tributary-media/tributary/internal/fanout"
+	"github.com/tributary-media/tributary/pkg/rtmp"
+	"github.com/tributary-media/tributary/pkg/rtmp/flv"
+	"github.com/tributary-media/tributary/pkg/rtmp/message"
+)
+
+// errPlayerTooSlowSession is the session's end reason when the fan-out
+// disconnected one of its players.
+var errPlayerTooSlowSession = fanout.ErrPlayerTooSlow
+
+// playSink writes one player's queue to its connection. Only the player's
+// goroutine calls WriteFrame and Notify.
+type playSink struct {
+	s        *session
+	streamID uint32
+	buf      []byte
+
+	// Timestamps continue across a new publish: after an event, the next
+	// frame is shifted to follow the last one written.
+	written bool   // a frame has been written
+	rebase  bool   // shift the next frame
+	last    uint32 // timestamp of the last frame written, shifted
+	offset  uint32 // added to every timestamp (mod 2^32)
+}
+
+func (k *playSink) WriteFrame(f *fanout.Frame) error {
+	if k.rebase {
+		k.rebase = false
+		if k.written {
+			k.offset = k.last + 1 - f.Timestamp
+		}
+	}
+	ts := f.Timestamp + k.offset
+	var err error
+	switch f.Type {
+	case flv.TagAudio:
+		err = k.s.conn.WriteAudio(k.streamID, ts, f.Payload)
+	case flv.TagVideo:
+		err = k.s.conn.WriteVideo(k.streamID, ts, f.Payload)
+	default:
+		err = k.s.conn.WriteData(k.streamID, ts, f.Payload)
+	}
+	if err != nil {
+		return err
+	}
+	k.written, k.last = true, ts
+	c := &k.s.e.counter
+	c.framesOut.Add(1)
+	c.bytesOut.Add(uint64(len(f.Payload)))
+	return nil
+}
+
+func (k *playSink) Notify(ev fanout.Event) error {
+	switch ev {
+	case fanout.EventUnpublished:
+		k.rebase = true
+		if err := k.s.conn.SendStatus(k.streamID, rtmp.LevelStatus, rtmp.CodePlayUnpublishNotify, "The stream is no longer published."); err != nil {
+			return err
+		}
+		return k.s.conn.SendStreamEOF(k.streamID)
+	case fanout.EventPublished:
+		k.rebase = true
+		if !k.written {
+			// The player has just started: Play.Start said it all.
+			return nil
+		}
+		m, err := message.ToChunk(&message.UserControl{Event: message.EventStreamBegin, StreamID: k.streamID}, 0, 0, k.buf)
+		if err != nil {
+			return err
+		}
+		k.buf = m.Payload
+		if err := k.s.conn.WriteMessage(&m); err != nil {
+			return err
+		}
+		return k.s.conn.SendStatus(k.streamID, rtmp.LevelStatus, rtmp.CodePlayPublishNotify, "The stream is published.")
+	case fanout.EventRestarted:
+		k.rebase = true
+	}
+	return nil
+}
+
+// Close is how the fan-out disconnects a lagging player: the whole
+// connection is closed, which also ends a write blocked on the peer.
+func (k *playSink) Close() { k.s.fail(errPlayerTooSlowSession) }
