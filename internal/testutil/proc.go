@@ -30,6 +30,16 @@ type Proc struct {
 	err     error         // exit status; read only after done is closed
 }
 
+// StartCommand starts the program at path with args as a child process
+// bound to tb, like the servers and clients of this package: its output goes
+// to a log shown when the test fails, and it is stopped when the test ends.
+// A nil ctx means the process lives until the test's cleanup; otherwise
+// cancelling ctx kills its process group.
+func StartCommand(tb testing.TB, ctx context.Context, name, path string, args ...string) *Proc {
+	tb.Helper()
+	return startProc(tb, ctx, name, path, args...)
+}
+
 // startProc starts path with args as a child process bound to tb, in the
 // test's working directory. A nil ctx means the process lives until the
 // test's cleanup; otherwise cancelling ctx kills its process group.
