@@ -180,7 +180,7 @@ func serve(ctx context.Context, cfg config.Edge, log *slog.Logger) error {
 		}()
 	}
 	if cfg.RTMPAddr != "" {
-		log.Info("ready: publish with ffmpeg -re -i input.mp4 -c copy -f flv rtmp://"+hostPort(lns[0].Addr())+"/live/test; play with ffplay rtmp://"+hostPort(lns[0].Addr())+"/live/test")
+		log.Info("ready: publish with ffmpeg -re -i input.mp4 -c copy -f flv rtmp://" + hostPort(lns[0].Addr()) + "/live/test; play with ffplay rtmp://" + hostPort(lns[0].Addr()) + "/live/test")
 	}
 	var runErr error
 	select {
