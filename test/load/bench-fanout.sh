@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Fan-out benchmark: one publisher (720p30, ~3 Mbit/s H.264 + AAC) fanned out
-# to as many players as a server sustains over loopback, for examples/server
-# and for nginx-rtmp with one worker, in the same run with the same tool and
-# the same stream. Each server is pinned to CPU $SERVER_CPU and the load tool
+# to as many players as a server sustains over loopback, for the servers in
+# $SERVERS (cmd/edge with its embedded NATS, examples/server, nginx-rtmp with
+# one worker), in the same run with the same tool and the same stream. Each server is pinned to CPU $SERVER_CPU and the load tool
 # to CPU $LOAD_CPU. For each server and repetition the tool sweeps the player
 # count (doubling from $START, then bisecting) until delivery < 99.9% or p99
 # latency > 1 s; the script then prints a markdown table with the medians.
@@ -10,7 +10,8 @@
 #   test/load/bench-fanout.sh               # 3 repetitions
 #   RUNS=1 START=100 test/load/bench-fanout.sh
 #
-# Settings (environment): RUNS (3), START (200 players), MAX (4000),
+# Settings (environment): SERVERS ("edge nginx-rtmp"; any of edge,
+# examples-server, nginx-rtmp), RUNS (3), START (200 players), MAX (4000),
 # DURATION (6s per step, after the ramp), RAMP (2s), SERVER_CPU (0),
 # LOAD_CPU (1), NICE (0; e.g. -10, as root, so that other work on a shared
 # machine disturbs the measurement less: the script then runs in a session
@@ -26,6 +27,7 @@ if [ "${NICE:-0}" != 0 ] && [ -z "${BENCH_FANOUT_SESSION:-}" ]; then
 fi
 cd "$(dirname "$0")/../.."
 
+SERVERS=${SERVERS:-edge nginx-rtmp}
 RUNS=${RUNS:-3}
 START=${START:-200}
 MAX=${MAX:-4000}
@@ -48,6 +50,7 @@ done
 mkdir -p "$OUT/bin"
 echo "results in $OUT" >&2
 go build -o "$OUT/bin/server" ./examples/server
+go build -o "$OUT/bin/edge" ./cmd/edge
 go build -o "$OUT/bin/load" ./test/load
 [ -f "$OUT/input.flv" ] || "$OUT/bin/load" -generate-input "$OUT/input.flv"
 
@@ -112,6 +115,19 @@ run_examples_server() {
 	stop "$pid"
 }
 
+run_edge() {
+	local port pid
+	port=$(free_port)
+	nice -n "$NICE" taskset -c "$SERVER_CPU" "$OUT/bin/edge" -rtmp-addr "127.0.0.1:$port" \
+		-http-addr "127.0.0.1:$(free_port)" -embedded-nats-addr "127.0.0.1:$(free_port)" -log-level error \
+		>"$OUT/edge-$1.log" 2>&1 &
+	pid=$!
+	pids+=("$pid")
+	wait_port "$port"
+	sweep edge "$port" "$pid" "$1"
+	stop "$pid"
+}
+
 run_nginx() {
 	local port dir master worker
 	port=$(free_port)
@@ -148,15 +164,22 @@ run_nginx() {
 	stop "$master"
 }
 
+read -r -a servers <<<"$SERVERS"
 for i in $(seq "$RUNS"); do
-	# Alternate the order so that drifting machine load favours neither.
-	if [ $((i % 2)) -eq 1 ]; then
-		run_examples_server "$i"
-		run_nginx "$i"
-	else
-		run_nginx "$i"
-		run_examples_server "$i"
+	# Alternate the order so that drifting machine load favours no server.
+	order=("${servers[@]}")
+	if [ $((i % 2)) -eq 0 ]; then
+		order=()
+		for ((k = ${#servers[@]} - 1; k >= 0; k--)); do order+=("${servers[k]}"); done
 	fi
+	for srv in "${order[@]}"; do
+		case "$srv" in
+		edge) run_edge "$i" ;;
+		examples-server) run_examples_server "$i" ;;
+		nginx-rtmp) run_nginx "$i" ;;
+		*) echo "bench-fanout: unknown server $srv" >&2; exit 1 ;;
+		esac
+	done
 done
 
 echo
@@ -164,7 +187,9 @@ echo "Fan-out of one 720p30 ~3 Mbit/s stream over loopback, server on CPU $SERVE
 echo "$RUNS repetition(s), steps of $RAMP ramp + $DURATION, pass = delivery >= 99.9% and p99 latency <= 1 s, nice $NICE."
 echo
 files=()
-for i in $(seq "$RUNS"); do files+=("$OUT/examples-server-$i.json" "$OUT/nginx-rtmp-$i.json"); done
+for i in $(seq "$RUNS"); do
+	for srv in "${servers[@]}"; do files+=("$OUT/$srv-$i.json"); done
+done
 "$OUT/bin/load" -report "${files[@]}"
 echo
 echo "Machine load (1, 5, 15 min load averages) around each sweep:"

@@ -43,6 +43,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.players, "players", 10, "number of players, spread round-robin over the streams and the edges (the first count of a sweep)")
 	fs.StringVar(&edges, "edges", "127.0.0.1:1935", "comma-separated host:port list of the servers to play from")
 	fs.BoolVar(&cfg.publishEdges, "publish-edges", false, "spread publishers round-robin over -edges too (default: all publish to the first)")
+	fs.StringVar(&cfg.publishTo, "publish-to", "", "host:port every publisher publishes to, instead of the first of -edges (players still use -edges): with edges sharing a bus, measures cross-edge delivery")
 	fs.StringVar(&cfg.app, "app", "live", "RTMP application")
 	fs.StringVar(&cfg.streamPrefix, "stream-prefix", "load", "stream names are PREFIX-0, PREFIX-1, ...")
 	fs.StringVar(&cfg.input, "input", "", "FLV file to publish (H.264/AAC), looped; empty generates a 720p30 3 Mbit/s file with ffmpeg")

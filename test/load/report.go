@@ -40,6 +40,7 @@ type configSummary struct {
 	Players        int      `json:"players"`
 	Edges          []string `json:"edges"`
 	PublishEdges   bool     `json:"publish_edges"`
+	PublishTo      string   `json:"publish_to,omitempty"`
 	App            string   `json:"app"`
 	StreamPrefix   string   `json:"stream_prefix"`
 	DurationS      float64  `json:"duration_s"`

@@ -16,6 +16,7 @@ type config struct {
 	players       int
 	edges         []string
 	publishEdges  bool
+	publishTo     string
 	app           string
 	streamPrefix  string
 	input         string
@@ -120,7 +121,10 @@ func runLoad(ctx context.Context, cfg config, m *media, suffix string) (*summary
 	ready := make(chan error, cfg.publishers)
 	for i := range cfg.publishers {
 		edge := cfg.edges[0]
-		if cfg.publishEdges {
+		switch {
+		case cfg.publishTo != "":
+			edge = cfg.publishTo
+		case cfg.publishEdges:
 			edge = cfg.edges[i%len(cfg.edges)]
 		}
 		st := &stream{name: fmt.Sprintf("%s-%d%s", cfg.streamPrefix, i, suffix), edge: edge, log: newSentLog(logKeep)}
@@ -252,6 +256,7 @@ func (r *run) summarize(started time.Time, wall time.Duration) *summary {
 			Players:        cfg.players,
 			Edges:          cfg.edges,
 			PublishEdges:   cfg.publishEdges,
+			PublishTo:      cfg.publishTo,
 			App:            cfg.app,
 			StreamPrefix:   cfg.streamPrefix,
 			DurationS:      cfg.duration.Seconds(),
