@@ -441,6 +441,66 @@ func TestInitTimeout(t *testing.T) {
 	c.waitFor(t, "a frame", func(fs []bus.Frame) bool { return len(fs) == 1 })
 }
 
+// TestFreshPublishEndsInitWait checks that a fast start whose init
+// request nobody answers (a monitor subscribed to the init subject swallows
+// the "no responders" status) ends as soon as a publish starts: its first
+// frame (sequence 1) is held, so the live frames are complete from the
+// beginning and there is nothing to wait for.
+func TestFreshPublishEndsInitWait(t *testing.T) {
+	_, nc := startNATS(t)
+	if _, err := nc.Subscribe(bus.AppWildcard("", "live", bus.KindInit), func(*nats.Msg) {}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	c := newCollector()
+	s, err := bus.NewSubscriber(nc, bus.SubscriberConfig{App: "live", Name: "fresh", InitTimeout: 10 * time.Second, Handler: c.handle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	started := make(chan error, 1)
+	began := time.Now()
+	go func() { started <- s.Start(context.Background()) }()
+	// Publish once the fast start has begun: the subscription was sent on
+	// nc before, so the server registers it before it sees the frames.
+	for deadline := time.Now().Add(5 * time.Second); s.Stats().InitRequests == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("fast start did not begin")
+		}
+	}
+	p, err := bus.NewPublisher(nc, bus.PublisherConfig{App: "live", Name: "fresh", Epoch: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, body := range [][]byte{avcSeqBody, keyBody(100, 1), interBody(50, 2)} {
+		if _, err := p.Publish(mustTag(t, flv.TagVideo, uint32(i*40), body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case err := <-started:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Start still waits for an init reply although the publish began while it waited")
+	}
+	if took := time.Since(began); took > 5*time.Second {
+		t.Fatalf("Start took %v", took)
+	}
+	fs := c.waitFor(t, "three frames", func(fs []bus.Frame) bool { return len(fs) == 3 })
+	for i, f := range fs {
+		if f.Seq != uint64(i+1) || f.Epoch != 7 || f.Init || f.Lost != 0 {
+			t.Fatalf("frame %d: %+v", i, f)
+		}
+	}
+	if st := s.Stats(); st.InitFailures != 0 || st.InitRequests != 1 {
+		t.Fatalf("stats %+v: a fresh publish is not a failed fast start", st)
+	}
+}
+
 func TestStartCanceled(t *testing.T) {
 	_, nc := startNATS(t)
 	if _, err := nc.Subscribe(bus.StreamSubject("", "live", "mute", bus.KindInit), func(*nats.Msg) {}); err != nil {

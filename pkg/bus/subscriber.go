@@ -114,6 +114,10 @@ type Subscriber struct {
 	held      []Frame
 	heldHead  int
 	heldBytes int
+	// fresh ends the wait for the init reply when a held frame starts a
+	// publish (sequence number 1): the held frames then hold everything
+	// from its beginning, and nothing is left to fast-start.
+	fresh context.CancelCauseFunc
 
 	initRequests, initFrames, initFailures, heldCount, bufferDropped atomic.Uint64
 }
@@ -197,6 +201,9 @@ func (s *Subscriber) Start(ctx context.Context) error {
 	s.started = true
 	s.rx.unordered = !s.cfg.NoInit
 	s.live = s.cfg.NoInit
+	initCtx, fresh := context.WithCancelCause(ctx)
+	defer fresh(nil)
+	s.fresh = fresh
 	sub, err := s.nc.Subscribe(s.media, s.onMsg)
 	if err != nil {
 		s.closed = true
@@ -217,12 +224,16 @@ func (s *Subscriber) Start(ctx context.Context) error {
 		return nil
 	}
 	s.initRequests.Add(1)
-	reply, err := s.fetchInit(ctx)
+	reply, err := s.fetchInit(initCtx)
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		s.Close()
 		return fmt.Errorf("bus: fast start of %s: %w", s.media, ctxErr)
 	}
-	if err != nil {
+	switch {
+	case err != nil && errors.Is(context.Cause(initCtx), errFreshPublish):
+		// Not a failure: the live frames start at the publish's first.
+		reply = nil
+	case err != nil:
 		s.initFailures.Add(1)
 		s.log.Debug("fast start gave nothing", "err", err)
 		reply = nil
@@ -235,6 +246,10 @@ func (s *Subscriber) Start(ctx context.Context) error {
 	s.splice(reply)
 	return nil
 }
+
+// errFreshPublish ends a fast start whose held live frames begin with the
+// first frame of a publish.
+var errFreshPublish = errors.New("bus: live frames start at the first frame of the publish")
 
 // initReply is a complete init reply.
 type initReply struct {
@@ -297,6 +312,9 @@ func (s *Subscriber) onMsg(m *nats.Msg) {
 	s.held = append(s.held, f)
 	s.heldBytes += len(f.Tag)
 	s.heldCount.Add(1)
+	if f.Seq == 1 && f.Event == "" && s.fresh != nil {
+		s.fresh(errFreshPublish)
+	}
 	for s.heldBytes > s.cfg.MaxBufferedBytes && s.heldHead < len(s.held) {
 		s.heldBytes -= len(s.held[s.heldHead].Tag)
 		s.held[s.heldHead] = Frame{}
