@@ -32,6 +32,9 @@ const (
 	// DefaultShutdownGrace is how long Serve waits, after its context is
 	// cancelled, for handlers to return before it closes their conns.
 	DefaultShutdownGrace = 5 * time.Second
+	// DefaultNotSentLowWater caps the bytes the kernel holds unsent for
+	// one connection (TCP_NOTSENT_LOWAT).
+	DefaultNotSentLowWater = 128 << 10
 )
 
 // Handler serves one connection. It runs on the connection's own goroutine
@@ -81,6 +84,16 @@ type Server struct {
 	// handlers to return before closing their connections; 0 means
 	// DefaultShutdownGrace.
 	ShutdownGrace time.Duration
+	// NotSentLowWater caps, where the platform supports it (Linux, macOS:
+	// TCP_NOTSENT_LOWAT), the bytes written to a connection that the
+	// kernel holds but has not sent yet. Without it the kernel grows a
+	// connection's send buffer up to its maximum (4 MiB by default on
+	// Linux) before a write blocks, so a player that stops reading costs
+	// that much kernel memory and is noticed (WriteTimeout, a lagging
+	// player's queue) only seconds later. The cap does not limit
+	// throughput: it counts unsent bytes only, not bytes in flight. 0
+	// means DefaultNotSentLowWater; negative leaves the kernel default.
+	NotSentLowWater int
 }
 
 func durOr(d, def time.Duration) time.Duration {
@@ -195,6 +208,14 @@ var errHandlerPanic = errors.New("rtmp: handler panic")
 
 // newConn wraps a network connection with the server's timeouts.
 func (s *Server) newConn(nc net.Conn) (*ServerConn, *timeoutConn) {
+	if lw := s.NotSentLowWater; lw >= 0 {
+		if lw == 0 {
+			lw = DefaultNotSentLowWater
+		}
+		if err := setNotSentLowWater(nc, lw); err != nil {
+			s.logger().Debug("rtmp: TCP_NOTSENT_LOWAT not set", "remote", nc.RemoteAddr().String(), "err", err)
+		}
+	}
 	idle := durOr(s.IdleTimeout, DefaultIdleTimeout)
 	tc := &timeoutConn{Conn: nc, write: durOr(s.WriteTimeout, DefaultWriteTimeout)}
 	if idle > 0 {
