@@ -47,7 +47,9 @@ var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// The first signal starts the drain; a second one ends the process at
+	// once (the default action, restored by stop).
+	context.AfterFunc(ctx, stop)
 	os.Exit(run(ctx, os.Args[1:], os.Environ(), os.Stderr))
 }
 
@@ -185,7 +187,7 @@ func serve(ctx context.Context, cfg config.Edge, log *slog.Logger) error {
 	var runErr error
 	select {
 	case <-ctx.Done():
-		log.Info("shutting down: draining sessions", "drain_timeout", cfg.DrainTimeout)
+		log.Info("shutting down: draining sessions (a second signal exits at once)", "drain_timeout", cfg.DrainTimeout)
 	case runErr = <-errc:
 		log.Error("listener failed, shutting down", "err", runErr)
 	}

@@ -307,7 +307,9 @@ func (s *session) play(ctx context.Context, req *rtmp.PlayRequest) error {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		err := pl.Run(ctx)
+		// A draining edge keeps its players playing until their
+		// connection is closed at the end of the drain timeout.
+		err := pl.Run(context.WithoutCancel(ctx))
 		e.releaseRelay(r)
 		e.counter.players.Add(-1)
 		st := pl.Stats()
