@@ -197,7 +197,6 @@ func (s *client) end() {
 type connSink struct {
 	s        *client
 	streamID uint32
-	buf      []byte
 }
 
 func (k *connSink) WriteFrame(f *fanout.Frame) error {
@@ -219,12 +218,7 @@ func (k *connSink) Notify(ev fanout.Event) error {
 		}
 		return k.s.conn.SendStreamEOF(k.streamID)
 	case fanout.EventPublished:
-		m, err := message.ToChunk(&message.UserControl{Event: message.EventStreamBegin, StreamID: k.streamID}, 0, 0, k.buf)
-		if err != nil {
-			return err
-		}
-		k.buf = m.Payload
-		if err := k.s.conn.WriteMessage(&m); err != nil {
+		if err := k.s.conn.SendStreamBegin(k.streamID); err != nil {
 			return err
 		}
 		return k.s.conn.SendStatus(k.streamID, rtmp.LevelStatus, rtmp.CodePlayPublishNotify, "The stream is published.")

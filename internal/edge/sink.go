@@ -4,7 +4,6 @@ import (
 	"github.com/tributary-media/tributary/internal/fanout"
 	"github.com/tributary-media/tributary/pkg/rtmp"
 	"github.com/tributary-media/tributary/pkg/rtmp/flv"
-	"github.com/tributary-media/tributary/pkg/rtmp/message"
 )
 
 // errPlayerTooSlowSession is the session's end reason when the fan-out
@@ -16,7 +15,6 @@ var errPlayerTooSlowSession = fanout.ErrPlayerTooSlow
 type playSink struct {
 	s        *session
 	streamID uint32
-	buf      []byte
 
 	// Timestamps continue across a new publish: after an event, the next
 	// frame is shifted to follow the last one written.
@@ -67,12 +65,7 @@ func (k *playSink) Notify(ev fanout.Event) error {
 			// The player has just started: Play.Start said it all.
 			return nil
 		}
-		m, err := message.ToChunk(&message.UserControl{Event: message.EventStreamBegin, StreamID: k.streamID}, 0, 0, k.buf)
-		if err != nil {
-			return err
-		}
-		k.buf = m.Payload
-		if err := k.s.conn.WriteMessage(&m); err != nil {
+		if err := k.s.conn.SendStreamBegin(k.streamID); err != nil {
 			return err
 		}
 		return k.s.conn.SendStatus(k.streamID, rtmp.LevelStatus, rtmp.CodePlayPublishNotify, "The stream is published.")

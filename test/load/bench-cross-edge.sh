@@ -33,35 +33,9 @@ go build -o "$OUT/bin/edge" ./cmd/edge
 go build -o "$OUT/bin/load" ./test/load
 [ -f "$OUT/input.flv" ] || "$OUT/bin/load" -generate-input "$OUT/input.flv"
 
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-
-free_port() {
-	local p
-	for _ in $(seq 100); do
-		p=$((20000 + RANDOM % 20000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-	echo "bench-cross-edge: no free port" >&2
-	exit 1
-}
-
-wait_port() {
-	for _ in $(seq 200); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return; fi
-		sleep 0.05
-	done
-	echo "bench-cross-edge: nothing listens on port $1" >&2
-	exit 1
-}
+SCRIPT=bench-cross-edge
+# shellcheck source=test/load/lib.sh
+. test/load/lib.sh
 
 nats_port=$(free_port)
 a_port=$(free_port)
