@@ -43,11 +43,30 @@ type Claim interface {
 	// every earlier claim of the same stream.
 	Epoch() uint64
 	// Lost is closed when the ownership ends other than by Release (a
-	// lease lost, a takeover): the edge must stop publishing at once.
+	// lease lost, a takeover, an administrator's kick): the edge must stop
+	// publishing at once.
 	Lost() <-chan struct{}
+	// LostReason says why Lost was closed: an error wrapping ErrTakenOver,
+	// ErrKicked or ErrOwnershipLost; nil before.
+	LostReason() error
+	// Active records that media arrived at t, so that the cluster can tell
+	// a live owner from a silent one. It is called for every frame and
+	// must be cheap; it never blocks.
+	Active(t time.Time)
 	// Release gives the stream up. It is safe to call more than once.
 	Release(ctx context.Context) error
 }
+
+// Reasons a claim is lost, for Claim.LostReason.
+var (
+	// ErrTakenOver: a newer publisher of the stream won it.
+	ErrTakenOver = errors.New("edge: stream taken over by a newer publisher")
+	// ErrKicked: an administrator stopped the publish.
+	ErrKicked = errors.New("edge: publish stopped by an administrator")
+	// ErrOwnershipLost: the edge lost its standing in the cluster (its
+	// lease), so it may no longer publish anything.
+	ErrOwnershipLost = errors.New("edge: lost contact with the cluster")
+)
 
 // LocalOwnership grants claims within one process: one publisher per
 // stream on this edge. Epochs are the claim time in Unix nanoseconds (kept
@@ -98,6 +117,8 @@ type localClaim struct {
 
 func (c *localClaim) Epoch() uint64         { return c.epoch }
 func (c *localClaim) Lost() <-chan struct{} { return c.lost }
+func (c *localClaim) LostReason() error     { return nil }
+func (c *localClaim) Active(time.Time)      {}
 
 func (c *localClaim) Release(context.Context) error {
 	c.o.mu.Lock()

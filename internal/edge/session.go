@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -43,7 +44,8 @@ type publication struct {
 	claim  Claim
 	bp     *bus.Publisher
 	start  time.Time
-	stop   func() // stops watching the claim
+	stop   func()          // stops watching the claim
+	lost   <-chan struct{} // claim.Lost()
 	errs   uint64 // bus errors, logged once per streak
 	frames uint64
 }
@@ -154,10 +156,17 @@ func (s *session) handle(ctx context.Context, m *rtmp.Message) error {
 		case rtmp.KindData:
 			typ = flv.TagScript
 		}
+		select {
+		case <-p.lost:
+			return nil // fenced: the claim is gone, the session is closing
+		default:
+		}
 		p.frames++
+		now := s.e.now()
+		p.claim.Active(now)
 		s.e.counter.framesIn.Add(1)
 		s.e.counter.bytesIn.Add(uint64(len(m.Payload)))
-		if _, err := p.bp.PublishFrame(typ, m.Timestamp, m.Payload, s.e.now()); err != nil {
+		if _, err := p.bp.PublishFrame(typ, m.Timestamp, m.Payload, now); err != nil {
 			s.e.counter.busErrors.Add(1)
 			if p.errs == 0 {
 				s.log.Warn("frames lost: the bus refused them", "stream", p.key.String(), "err", err)
@@ -230,17 +239,22 @@ func (s *session) publish(ctx context.Context, req *rtmp.PublishRequest) error {
 		claim.Release(context.WithoutCancel(ctx))
 		return err
 	}
-	p := &publication{key: key, claim: claim, bp: bp, start: e.now()}
+	p := &publication{key: key, claim: claim, bp: bp, start: e.now(), lost: claim.Lost()}
 	done := make(chan struct{})
 	p.stop = sync.OnceFunc(func() { close(done) })
 	go func() {
 		select {
 		case <-done:
 		case <-claim.Lost():
-			log.Warn("stream ownership lost, closing the publisher", "epoch", claim.Epoch())
 			bp.Close() // before anything else: not one more frame on the bus
-			s.conn.SendStatus(req.StreamID, rtmp.LevelError, rtmp.CodePublishBadName, "This stream is now published elsewhere.")
-			s.fail(errClaimLost)
+			why := claim.LostReason()
+			if why == nil {
+				why = errClaimLost
+			}
+			log.Warn("stream ownership lost, closing the publisher", "epoch", claim.Epoch(), "reason", why.Error())
+			code, desc := lostStatus(why)
+			s.conn.SendStatus(req.StreamID, rtmp.LevelError, code, desc)
+			s.fail(fmt.Errorf("%w: %w", errClaimLost, why))
 		}
 	}()
 	s.pubs[req.StreamID] = p
@@ -352,6 +366,18 @@ func (s *session) end() {
 	// the connection makes the write return.
 	s.conn.Close()
 	s.wg.Wait()
+}
+
+// lostStatus returns the onStatus code and description that tell an
+// encoder why its publish was stopped.
+func lostStatus(why error) (code, desc string) {
+	switch {
+	case errors.Is(why, ErrTakenOver):
+		return rtmp.CodePublishBadName, "A newer publisher of this stream took it over."
+	case errors.Is(why, ErrKicked):
+		return rtmp.CodePublishFailed, "An administrator stopped this publish."
+	}
+	return rtmp.CodePublishFailed, "This server lost contact with the cluster; publish again."
 }
 
 // remoteString returns the peer address of c for logs.
