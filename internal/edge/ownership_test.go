@@ -134,4 +134,3 @@ func TestLostClaimFencesPublisher(t *testing.T) {
 		})
 	}
 }
-

@@ -46,7 +46,7 @@ type publication struct {
 	start  time.Time
 	stop   func()          // stops watching the claim
 	lost   <-chan struct{} // claim.Lost()
-	errs   uint64 // bus errors, logged once per streak
+	errs   uint64          // bus errors, logged once per streak
 	frames uint64
 }
 
