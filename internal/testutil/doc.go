@@ -32,6 +32,15 @@
 // directories left by test binaries that have exited are removed by the next
 // run. [Probe] describes a media file with ffprobe.
 //
+// # Network faults
+//
+// [StartProxy] puts a TCP proxy between a client and a server. [Proxy.Cut]
+// simulates a network partition: connections stay open but nothing, neither
+// bytes nor a close, gets through either way, and new connections are
+// accepted but stall; [Proxy.Restore] lets everything held back through, and
+// [Proxy.Reset] closes every connection. etcd tests that need a server use
+// the etcdtest sub-package, NATS tests natstest.
+//
 // # Concurrency
 //
 // All functions may be called from parallel tests, and the methods of a
