@@ -2,8 +2,9 @@
 // their frames on the NATS media bus, and serves players of any stream from
 // the bus, whichever edge the stream is published on.
 //
-// With no -nats-url it starts an embedded NATS server, so one command runs a
-// working system:
+// With no -nats-url it starts an embedded NATS server, and with no
+// -etcd-endpoints an embedded etcd server, so one command runs a working
+// system:
 //
 //	go run ./cmd/edge
 //	ffmpeg -re -i input.mp4 -c copy -f flv rtmp://127.0.0.1:1935/live/test
@@ -11,7 +12,8 @@
 //
 // A second edge on the same machine joins the first one's bus:
 //
-//	go run ./cmd/edge -id edge-b -rtmp-addr :1936 -http-addr :8082 -nats-url nats://127.0.0.1:4222
+//	go run ./cmd/edge -id edge-b -rtmp-addr :1936 -http-addr :8082 \
+//	    -nats-url nats://127.0.0.1:4222 -etcd-endpoints 127.0.0.1:2379
 //
 // Every flag can also be set in the YAML file given by -config and in a
 // TRIBUTARY_* environment variable; edge -h lists them.
@@ -29,12 +31,15 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 
 	"github.com/tributary-media/tributary/internal/config"
 	"github.com/tributary-media/tributary/internal/edge"
@@ -108,10 +113,67 @@ func serve(ctx context.Context, cfg config.Edge, log *slog.Logger) error {
 	}
 	defer nc.Close()
 
+	// Cluster state: an external etcd, or one in this process.
+	endpoints := cfg.EtcdEndpointList()
+	if len(endpoints) == 0 {
+		dir := cfg.EmbeddedEtcdDir
+		if dir == "" {
+			dir = defaultEtcdDir(cfg.EmbeddedEtcdAddr)
+		}
+		ee, err := embedded.StartEtcd(embedded.EtcdOptions{Addr: cfg.EmbeddedEtcdAddr, DataDir: dir, Logger: log})
+		if err != nil {
+			return err
+		}
+		endpoints = ee.Endpoints()
+		log.Info("started an embedded etcd server because no -etcd-endpoints was given; other edges can join it",
+			"etcd_endpoints", strings.Join(endpoints, ","), "data_dir", dir, "join_with", "-etcd-endpoints "+strings.Join(endpoints, ","))
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			ee.Close(sctx)
+		}()
+	}
+	etcd, err := clientv3.New(clientv3.Config{
+		Endpoints:   endpoints,
+		DialTimeout: 5 * time.Second,
+		Logger:      zap.NewNop(),
+	})
+	if err != nil {
+		return fmt.Errorf("etcd: %w", err)
+	}
+	defer etcd.Close()
+	policy, err := edge.ParsePolicy(cfg.PublishPolicy)
+	if err != nil {
+		return err
+	}
+
+	// A drain asked for through the cluster (the controller's API) runs
+	// like a SIGTERM.
+	ctx, drainNow := context.WithCancel(ctx)
+	defer drainNow()
+	cl, err := edge.NewCluster(edge.ClusterConfig{
+		Client:         etcd,
+		Prefix:         cfg.BusPrefix,
+		EdgeID:         cfg.ID,
+		Address:        advertise(cfg),
+		Version:        version,
+		TTL:            cfg.LeaseTTL,
+		Policy:         policy,
+		ReconnectGrace: cfg.ReconnectGrace,
+		NATS:           nc,
+		BusPrefix:      cfg.BusPrefix,
+		OnDrain:        drainNow,
+		Logger:         log,
+	})
+	if err != nil {
+		return err
+	}
 	e, err := edge.New(edge.Config{
 		ID:               cfg.ID,
 		NATS:             nc,
 		Prefix:           cfg.BusPrefix,
+		Ownership:        cl,
+		ReadyCheck:       cl.Ready,
 		ReconnectGrace:   cfg.ReconnectGrace,
 		InitCacheBytes:   int(cfg.GOPCache),
 		PlayerQueueBytes: int(cfg.PlayerQueue),
@@ -123,6 +185,17 @@ func serve(ctx context.Context, cfg config.Edge, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	cl.Attach(e)
+	clusterCtx, stopCluster := context.WithCancel(context.Background())
+	clusterDone := make(chan struct{})
+	go func() {
+		defer close(clusterDone)
+		cl.Run(clusterCtx)
+	}()
+	defer func() {
+		stopCluster()
+		<-clusterDone
+	}()
 
 	// Listeners first, so that a taken port fails before anything runs.
 	var lns []net.Listener
@@ -192,18 +265,63 @@ func serve(ctx context.Context, cfg config.Edge, log *slog.Logger) error {
 		log.Error("listener failed, shutting down", "err", runErr)
 	}
 	e.SetDraining()
+	cl.SetDraining()
 	stopServing()
 	wg.Wait()
 	if err := nc.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 		log.Warn("bus drain", "err", err)
 	}
 	waitClosed(nc, 5*time.Second)
+	// Revoking the lease releases whatever claims are left at once.
+	stopCluster()
+	<-clusterDone
+	rctx, cancelRevoke := context.WithTimeout(context.Background(), 5*time.Second)
+	if err := cl.Close(rctx); err != nil {
+		log.Warn("lease not revoked; it expires by itself", "err", err)
+	}
+	cancelRevoke()
 	if httpSrv != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		httpSrv.Shutdown(sctx)
 		cancel()
 	}
 	return runErr
+}
+
+// defaultEtcdDir returns the embedded etcd's data directory for a client
+// address: one per address under the user's cache directory, so that a
+// restarted edge finds its cluster state (and stream epochs keep growing).
+// It returns "" (a temporary directory) when there is no cache directory.
+func defaultEtcdDir(addr string) string {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	name := strings.Map(func(r rune) rune {
+		if r == ':' || r == '/' || r == '[' || r == ']' {
+			return '_'
+		}
+		return r
+	}, addr)
+	return filepath.Join(base, "tributary", "etcd-"+name)
+}
+
+// advertise returns the RTMP address the registry shows for this edge.
+func advertise(cfg config.Edge) string {
+	addr := cfg.RTMPAddr
+	if addr == "" {
+		addr = cfg.RTMPSAddr
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		if h, err := os.Hostname(); err == nil {
+			host = h
+		}
+	}
+	return net.JoinHostPort(host, port)
 }
 
 // connectNATS connects to the bus, retrying in the background when the

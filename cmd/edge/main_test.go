@@ -48,20 +48,23 @@ func TestQuickStart(t *testing.T) {
 	media := testutil.GenerateFLV(t, testutil.MediaOptions{Duration: 5 * time.Second})
 	src := testutil.Probe(t, media)
 
-	natsAddr := testutil.FreeAddr(t)
+	natsAddr, etcdAddr := testutil.FreeAddr(t), testutil.FreeAddr(t)
 	rtmpA, httpA := testutil.FreeAddr(t), testutil.FreeAddr(t)
 	rtmpB, httpB := testutil.FreeAddr(t), testutil.FreeAddr(t)
 	a := testutil.StartCommand(t, nil, "edge-a", edgeBin, "-id", "edge-a",
-		"-rtmp-addr", rtmpA, "-http-addr", httpA, "-embedded-nats-addr", natsAddr)
-	if err := a.WaitStderr("started an embedded NATS server", 20*time.Second); err != nil {
-		t.Fatal(err)
+		"-rtmp-addr", rtmpA, "-http-addr", httpA, "-embedded-nats-addr", natsAddr,
+		"-embedded-etcd-addr", etcdAddr, "-embedded-etcd-dir", t.TempDir())
+	for _, msg := range []string{"started an embedded NATS server", "started an embedded etcd server"} {
+		if err := a.WaitStderr(msg, 30*time.Second); err != nil {
+			t.Fatal(err)
+		}
 	}
 	waitReady(t, httpA)
 	b := testutil.StartCommand(t, nil, "edge-b", edgeBin, "-id", "edge-b",
-		"-rtmp-addr", rtmpB, "-http-addr", httpB, "-nats-url", "nats://"+natsAddr)
+		"-rtmp-addr", rtmpB, "-http-addr", httpB, "-nats-url", "nats://"+natsAddr, "-etcd-endpoints", etcdAddr)
 	waitReady(t, httpB)
-	if strings.Contains(b.Stderr(), "embedded NATS") {
-		t.Fatal("edge b started an embedded NATS server although -nats-url was given")
+	if strings.Contains(b.Stderr(), "embedded NATS") || strings.Contains(b.Stderr(), "embedded etcd") {
+		t.Fatal("edge b started an embedded server although -nats-url and -etcd-endpoints were given")
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -110,13 +113,14 @@ func TestQuickStart(t *testing.T) {
 func TestSecondEmbeddedNATSExplains(t *testing.T) {
 	natsAddr := testutil.FreeAddr(t)
 	a := testutil.StartCommand(t, nil, "edge-a", edgeBin, "-rtmp-addr", testutil.FreeAddr(t),
-		"-http-addr", testutil.FreeAddr(t), "-embedded-nats-addr", natsAddr)
+		"-http-addr", testutil.FreeAddr(t), "-embedded-nats-addr", natsAddr,
+		"-embedded-etcd-addr", testutil.FreeAddr(t), "-embedded-etcd-dir", t.TempDir())
 	if err := a.WaitStderr("started an embedded NATS server", 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	var stderr bytes.Buffer
 	code := run(context.Background(), []string{"-rtmp-addr", testutil.FreeAddr(t), "-http-addr", testutil.FreeAddr(t),
-		"-embedded-nats-addr", natsAddr}, nil, &stderr)
+		"-embedded-nats-addr", natsAddr, "-embedded-etcd-addr", testutil.FreeAddr(t), "-embedded-etcd-dir", t.TempDir()}, nil, &stderr)
 	if code != 1 || !strings.Contains(stderr.String(), "-nats-url nats://"+natsAddr) {
 		t.Fatalf("exit %d, log:\n%s\nwant exit 1 and a hint to use -nats-url nats://%s", code, stderr.String(), natsAddr)
 	}
@@ -173,7 +177,8 @@ func TestHelp(t *testing.T) {
 func TestEnvAndFile(t *testing.T) {
 	httpAddr := testutil.FreeAddr(t)
 	file := filepath.Join(t.TempDir(), "edge.yaml")
-	yaml := fmt.Sprintf("id: from-file\nrtmp_addr: %q\nembedded_nats_addr: %q\nlog_format: json\n", testutil.FreeAddr(t), testutil.FreeAddr(t))
+	yaml := fmt.Sprintf("id: from-file\nrtmp_addr: %q\nembedded_nats_addr: %q\nembedded_etcd_addr: %q\nembedded_etcd_dir: %q\nlog_format: json\n",
+		testutil.FreeAddr(t), testutil.FreeAddr(t), testutil.FreeAddr(t), t.TempDir())
 	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}

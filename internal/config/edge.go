@@ -47,8 +47,26 @@ type Edge struct {
 	// NATSURL is empty.
 	EmbeddedNATSAddr string
 	// BusPrefix is the first token of every media bus subject: one NATS
-	// token of ASCII letters, digits, '_' and '-'.
+	// token of ASCII letters, digits, '_' and '-'. It is also the first
+	// segment of the edge's etcd keys.
 	BusPrefix string
+	// EtcdEndpoints is one or more etcd endpoints, comma-separated; ""
+	// starts an embedded etcd server on EmbeddedEtcdAddr. See
+	// EtcdEndpointList.
+	EtcdEndpoints string
+	// EmbeddedEtcdAddr is where the embedded etcd server serves clients
+	// when EtcdEndpoints is empty.
+	EmbeddedEtcdAddr string
+	// EmbeddedEtcdDir is the embedded etcd server's data directory; ""
+	// means a directory per address under the user's cache directory, so
+	// that stream epochs keep growing across restarts.
+	EmbeddedEtcdDir string
+	// LeaseTTL is the TTL of the edge's etcd lease: how long its claims
+	// outlive it when it dies without releasing them.
+	LeaseTTL time.Duration
+	// PublishPolicy is what happens to a second publisher of a live
+	// stream: "reject" or "takeover".
+	PublishPolicy string
 	// ReconnectGrace is how long players wait silently for a publisher
 	// that vanished without a clean end before they are told the stream
 	// ended.
@@ -86,6 +104,9 @@ func DefaultEdge() Edge {
 		HTTPAddr:         ":8080",
 		EmbeddedNATSAddr: "127.0.0.1:4222",
 		BusPrefix:        "tributary",
+		EmbeddedEtcdAddr: "127.0.0.1:2379",
+		LeaseTTL:         5 * time.Second,
+		PublishPolicy:    "reject",
 		ReconnectGrace:   10 * time.Second,
 		GOPCache:         8 * MiB,
 		PlayerQueue:      16 * MiB,
@@ -124,9 +145,19 @@ func (e *Edge) fields() *fieldSet {
 	fs.str(&e.EmbeddedNATSAddr, "embedded-nats-addr", "embedded_nats_addr",
 		"listen address of the embedded NATS server (used when -nats-url is empty)")
 	fs.str(&e.BusPrefix, "bus-prefix", "bus_prefix",
-		"media bus subject prefix: one NATS token of A-Z a-z 0-9 _ -")
+		"media bus subject prefix and etcd key prefix: one token of A-Z a-z 0-9 _ -")
+	fs.str(&e.EtcdEndpoints, "etcd-endpoints", "etcd_endpoints",
+		`etcd endpoints, comma-separated ("" starts an embedded etcd server)`)
+	fs.str(&e.EmbeddedEtcdAddr, "embedded-etcd-addr", "embedded_etcd_addr",
+		"client address of the embedded etcd server (used when -etcd-endpoints is empty)")
+	fs.str(&e.EmbeddedEtcdDir, "embedded-etcd-dir", "embedded_etcd_dir",
+		`data directory of the embedded etcd server ("" = one per address under the user cache directory)`)
+	fs.duration(&e.LeaseTTL, "lease-ttl", "lease_ttl",
+		"TTL of the edge's etcd lease: how long the claims of a dead edge last (whole seconds, at least 2s)")
+	fs.str(&e.PublishPolicy, "publish-policy", "publish_policy",
+		"a second publisher of a live stream: reject (NetStream.Publish.BadName, unless the owner is gone, draining or silent for -reconnect-grace) or takeover (the newest wins)")
 	fs.duration(&e.ReconnectGrace, "reconnect-grace", "reconnect_grace",
-		"how long players wait silently for a vanished publisher before they are told the stream ended")
+		"how long players wait silently for a vanished publisher before they are told the stream ended; and how long an owner may be silent before reject lets a new publisher take over")
 	fs.bytes(&e.GOPCache, "gop-cache", "gop_cache",
 		"per-stream fast-start cache cap (metadata, sequence headers, current GOP); at least 64KiB")
 	fs.bytes(&e.PlayerQueue, "player-queue", "player_queue",
@@ -185,6 +216,13 @@ func (e Edge) NATSURLs() []string {
 	return splitList(e.NATSURL)
 }
 
+// EtcdEndpointList returns the endpoints in EtcdEndpoints: split on commas,
+// spaces trimmed, empty entries dropped. It returns nil when the edge runs
+// an embedded etcd server.
+func (e Edge) EtcdEndpointList() []string {
+	return splitList(e.EtcdEndpoints)
+}
+
 // Validate checks the configuration and returns every problem it finds,
 // joined; each names the setting by its flag ("config: -rtmp-addr: ...").
 func (e Edge) Validate() error {
@@ -226,6 +264,27 @@ func (e Edge) Validate() error {
 		p.add("embedded-nats-addr", checkAddr(e.EmbeddedNATSAddr))
 	}
 	p.add("bus-prefix", checkToken(e.BusPrefix, 0, busPrefixExtra))
+	if e.EtcdEndpoints != "" {
+		eps := e.EtcdEndpointList()
+		if len(eps) == 0 {
+			p.addf("etcd-endpoints", "%q holds no endpoint", e.EtcdEndpoints)
+		}
+		for _, ep := range eps {
+			p.add("etcd-endpoints", checkEtcdEndpoint(ep))
+		}
+	} else if e.EmbeddedEtcdAddr == "" {
+		p.addf("embedded-etcd-addr", "required when -etcd-endpoints is empty (an embedded etcd server is started)")
+	} else {
+		p.add("embedded-etcd-addr", checkAddr(e.EmbeddedEtcdAddr))
+	}
+	if e.LeaseTTL < 2*time.Second {
+		p.addf("lease-ttl", "%s: must be at least 2s", e.LeaseTTL)
+	}
+	switch e.PublishPolicy {
+	case "reject", "takeover":
+	default:
+		p.addf("publish-policy", "%q: must be reject or takeover", e.PublishPolicy)
+	}
 
 	if e.ReconnectGrace <= 0 {
 		p.addf("reconnect-grace", "%s: must be greater than 0", e.ReconnectGrace)
@@ -255,6 +314,9 @@ func (e Edge) Validate() error {
 	}
 	if e.NATSURL == "" {
 		listeners = append(listeners, listener{"embedded-nats-addr", e.EmbeddedNATSAddr})
+	}
+	if e.EtcdEndpoints == "" {
+		listeners = append(listeners, listener{"embedded-etcd-addr", e.EmbeddedEtcdAddr})
 	}
 	for i, a := range listeners {
 		for _, b := range listeners[:i] {

@@ -21,7 +21,8 @@ func TestDefaultEdge(t *testing.T) {
 	}
 	want := Edge{
 		ID: e.ID, RTMPAddr: ":1935", HTTPAddr: ":8080", EmbeddedNATSAddr: "127.0.0.1:4222",
-		BusPrefix: "tributary", ReconnectGrace: 10 * time.Second, GOPCache: 8 * MiB, PlayerQueue: 16 * MiB,
+		BusPrefix: "tributary", EmbeddedEtcdAddr: "127.0.0.1:2379", LeaseTTL: 5 * time.Second, PublishPolicy: "reject",
+		ReconnectGrace: 10 * time.Second, GOPCache: 8 * MiB, PlayerQueue: 16 * MiB,
 		PlayerMaxLag: 10 * time.Second, DrainTimeout: 30 * time.Second, LogLevel: "info", LogFormat: "text",
 	}
 	if !reflect.DeepEqual(e, want) {
@@ -160,6 +161,9 @@ func TestValidateReportsEverything(t *testing.T) {
 		HTTPAddr:         ":1936",
 		NATSURL:          "http://nats:4222,nats://:4222",
 		BusPrefix:        "",
+		EtcdEndpoints:    "etcd:2379,grpc://etcd:2379,etcd",
+		LeaseTTL:         time.Second,
+		PublishPolicy:    "newest",
 		ReconnectGrace:   -time.Second,
 		GOPCache:         64*KiB - 1,
 		PlayerQueue:      0,
@@ -179,6 +183,10 @@ func TestValidateReportsEverything(t *testing.T) {
 		`config: -nats-url: "http://nats:4222": scheme "http" is not one of nats, tls, ws, wss`,
 		`config: -nats-url: "nats://:4222": no host`,
 		"config: -bus-prefix: empty; want one or more of A-Z, a-z, 0-9, '_', '-'",
+		`config: -etcd-endpoints: "grpc://etcd:2379": scheme "grpc" is not one of http, https`,
+		`config: -etcd-endpoints: "etcd": no port (etcd serves clients on 2379 by default)`,
+		"config: -lease-ttl: 1s: must be at least 2s",
+		`config: -publish-policy: "newest": must be reject or takeover`,
 		"config: -reconnect-grace: -1s: must be greater than 0",
 		"config: -gop-cache: 65535: must be at least 64KiB",
 		"config: -player-queue: 0: must be at least 64KiB",
@@ -315,7 +323,7 @@ func TestEdgeUsage(t *testing.T) {
 	lines := strings.Split(strings.TrimSuffix(md, "\n"), "\n")
 	e := DefaultEdge()
 	settings := e.fields().settings
-	if len(settings) != 18 || len(lines) != 2+len(settings) {
+	if len(settings) != 23 || len(lines) != 2+len(settings) {
 		t.Fatalf("%d settings, %d lines:\n%s", len(settings), len(lines), md)
 	}
 	if lines[0] != "| flag | env | yaml | default | meaning |" {

@@ -155,6 +155,39 @@ func checkNATSURL(raw string) error {
 	return nil
 }
 
+// checkEtcdEndpoint checks one etcd endpoint: "host:port" or an http or
+// https URL with a host and a port.
+func checkEtcdEndpoint(raw string) error {
+	s := raw
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("%q: %w", raw, err)
+	}
+	switch u.Scheme {
+	case "http", "https":
+	default:
+		return fmt.Errorf("%q: scheme %q is not one of http, https", raw, u.Scheme)
+	}
+	if u.Hostname() == "" {
+		return fmt.Errorf("%q: no host", raw)
+	}
+	p := u.Port()
+	if p == "" {
+		return fmt.Errorf("%q: no port (etcd serves clients on 2379 by default)", raw)
+	}
+	if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
+		return fmt.Errorf("%q: port %s is out of range 1-65535", raw, p)
+	}
+	return nil
+}
+
 // isAlnum reports whether c is an ASCII letter or digit.
 func isAlnum(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'

@@ -35,6 +35,7 @@ import (
 
 	"github.com/tributary-media/tributary/internal/fanout"
 	"github.com/tributary-media/tributary/pkg/bus"
+	"github.com/tributary-media/tributary/pkg/cluster"
 	"github.com/tributary-media/tributary/pkg/rtmp"
 )
 
@@ -83,6 +84,9 @@ type Config struct {
 	// HandshakeTimeout, IdleTimeout and WriteTimeout are passed to the
 	// rtmp.Server; zero values select its defaults.
 	HandshakeTimeout, IdleTimeout, WriteTimeout time.Duration
+	// ReadyCheck, when set, is one more condition of readiness (the
+	// cluster membership).
+	ReadyCheck func() error
 	// Logger receives the edge's logs; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -101,6 +105,10 @@ type Edge struct {
 
 	draining atomic.Bool
 	serving  atomic.Int32
+
+	rateMu          sync.Mutex // guards the bit rate sample of load
+	rateAt          time.Time
+	rateIn, rateOut uint64
 
 	mu      sync.Mutex // guards relays and gen
 	relays  map[StreamKey]*relay
@@ -220,7 +228,27 @@ func (e *Edge) Ready() error {
 	case !e.cfg.NATS.IsConnected():
 		return fmt.Errorf("bus: NATS connection %s", e.cfg.NATS.Status())
 	}
+	if e.cfg.ReadyCheck != nil {
+		return e.cfg.ReadyCheck()
+	}
 	return nil
+}
+
+// load returns the edge's work for the cluster registry: open sessions,
+// publishes and plays, and the bit rates in and out since the previous
+// call.
+func (e *Edge) load() cluster.Load {
+	st := e.Stats()
+	now := e.now()
+	e.rateMu.Lock()
+	defer e.rateMu.Unlock()
+	l := cluster.Load{Sessions: int(st.Sessions), Publishers: int(st.Publishers), Players: int(st.Players)}
+	if dt := now.Sub(e.rateAt).Seconds(); !e.rateAt.IsZero() && dt > 0 {
+		l.BitsIn = float64(st.BytesIn-e.rateIn) * 8 / dt
+		l.BitsOut = float64(st.BytesOut-e.rateOut) * 8 / dt
+	}
+	e.rateAt, e.rateIn, e.rateOut = now, st.BytesIn, st.BytesOut
+	return l
 }
 
 // HealthHandler serves /healthz (the process is alive: always 200) and

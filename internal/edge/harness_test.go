@@ -7,11 +7,14 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/tributary-media/tributary/internal/testutil/etcdtest"
 	"github.com/tributary-media/tributary/internal/testutil/natstest"
 	"github.com/tributary-media/tributary/pkg/bus"
 )
@@ -104,4 +107,81 @@ func startEdge(t testing.TB, ns *natstest.Server, name string, mod func(*Config)
 		time.Sleep(5 * time.Millisecond)
 	}
 	return te
+}
+
+// clusterOpts configures startClusterEdge.
+type clusterOpts struct {
+	// Endpoints are the etcd endpoints the edge's client uses (a Proxy's
+	// address to cut it off); empty means the server's.
+	Endpoints []string
+	// TTL is the lease TTL; zero means 2 s.
+	TTL time.Duration
+	// Policy is the publish policy.
+	Policy Policy
+	// OnDrain is called when a drain is requested through etcd.
+	OnDrain func()
+}
+
+// clusterEdge is a testEdge that is a member of a cluster.
+type clusterEdge struct {
+	*testEdge
+	Cluster *Cluster
+	Etcd    *clientv3.Client
+	stopRun func()
+}
+
+// Kill stops the edge the way a crash does: its lease is neither renewed
+// nor revoked, its connections drop. The claims it held expire with the
+// lease.
+func (ce *clusterEdge) Kill() {
+	ce.stopRun()
+	ce.Etcd.Close()
+	ce.NC.Close()
+	ce.Stop()
+}
+
+// startClusterEdge starts an edge on the NATS server ns that claims
+// streams in the etcd server es, and waits until it has joined the
+// cluster.
+func startClusterEdge(t testing.TB, ns *natstest.Server, es *etcdtest.Server, name string, o clusterOpts, mod func(*Config)) *clusterEdge {
+	t.Helper()
+	eps := o.Endpoints
+	if len(eps) == 0 {
+		eps = es.Endpoints()
+	}
+	cli := etcdtest.NewClient(t, eps...)
+	if o.TTL == 0 {
+		o.TTL = 2 * time.Second
+	}
+	cl, err := NewCluster(ClusterConfig{
+		Client: cli, EdgeID: name, Address: name + ":1935", TTL: o.TTL, Policy: o.Policy,
+		NATS: ns.Connect(t), SilenceWindow: 500 * time.Millisecond,
+		ReconnectGrace: 3 * time.Second, OnDrain: o.OnDrain, Logger: testLogger(t, name),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cl.Run(ctx)
+	}()
+	var once sync.Once
+	stopRun := func() {
+		once.Do(func() {
+			cancel()
+			<-done
+		})
+	}
+	t.Cleanup(stopRun)
+	te := startEdge(t, ns, name, func(c *Config) {
+		c.Ownership = cl
+		c.ReadyCheck = cl.Ready
+		if mod != nil {
+			mod(c)
+		}
+	})
+	cl.Attach(te.Edge)
+	return &clusterEdge{testEdge: te, Cluster: cl, Etcd: cli, stopRun: stopRun}
 }

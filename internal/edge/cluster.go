@@ -1,0 +1,437 @@
+package edge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/tributary-media/tributary/pkg/bus"
+	"github.com/tributary-media/tributary/pkg/cluster"
+)
+
+// Policy decides what happens to a publish of a stream that another
+// publisher owns.
+type Policy int
+
+const (
+	// PolicyReject refuses the new publisher with NetStream.Publish.BadName,
+	// unless the owner is gone, silent for the reconnect grace or
+	// draining: then the new publisher takes the stream over at once, so an
+	// encoder that reconnects after a network drop is not locked out.
+	PolicyReject Policy = iota
+	// PolicyTakeover lets the newest publisher win: the old one is closed.
+	PolicyTakeover
+)
+
+// DefaultSilenceWindow is how long the reject policy watches the bus for a
+// live owner's frames before it lets a new publisher take over. Encoders
+// send tens of messages a second; a second without one means the owner's
+// encoder is gone.
+const DefaultSilenceWindow = time.Second
+
+// ParsePolicy parses "reject" or "takeover".
+func ParsePolicy(s string) (Policy, error) {
+	switch s {
+	case "reject", "":
+		return PolicyReject, nil
+	case "takeover":
+		return PolicyTakeover, nil
+	}
+	return 0, fmt.Errorf("edge: unknown publish policy %q (reject or takeover)", s)
+}
+
+// String returns the policy's name.
+func (p Policy) String() string {
+	if p == PolicyTakeover {
+		return "takeover"
+	}
+	return "reject"
+}
+
+// ClusterConfig configures a Cluster.
+type ClusterConfig struct {
+	// Client is the etcd client; required. The Cluster does not close it.
+	Client *clientv3.Client
+	// Prefix is the key prefix; empty means cluster.DefaultPrefix.
+	Prefix string
+	// EdgeID is the edge's id in the registry; required.
+	EdgeID string
+	// Address is the edge's RTMP address as the registry shows it.
+	Address string
+	// Version is the software version the registry shows.
+	Version string
+	// TTL is the lease TTL; zero means cluster.DefaultTTL.
+	TTL time.Duration
+	// Policy decides duplicate publishes.
+	Policy Policy
+	// ReconnectGrace is how long an owner may go without media before a
+	// new publisher may take its stream over under PolicyReject; zero
+	// means DefaultReconnectGrace.
+	ReconnectGrace time.Duration
+	// NATS and BusPrefix give access to the media bus, where the
+	// reject policy looks for the owner's frames: an owner whose stream
+	// carried no frame for SilenceWindow has lost its encoder, and a new
+	// publisher (most likely that encoder, reconnected) may take over at
+	// once. Without NATS only the owner's recorded activity counts.
+	NATS      *nats.Conn
+	BusPrefix string
+	// SilenceWindow is how long the reject policy watches the bus for the
+	// owner's frames; zero means DefaultSilenceWindow.
+	SilenceWindow time.Duration
+	// OnDrain is called (once) when an administrator asks this edge to
+	// drain (the controller's drain request key).
+	OnDrain func()
+	// Logger receives the cluster's notices; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Cluster is the etcd-backed Ownership of an edge in a cluster: a lease
+// (session) that carries the edge's registration and its stream claims,
+// renewed while the edge lives and replaced when lost. Create it with
+// NewCluster, call Run, give it to the Edge as its Ownership and call Attach
+// with the Edge so that the registry shows its load; Close revokes the
+// lease, releasing every claim at once.
+type Cluster struct {
+	cfg ClusterConfig
+	log *slog.Logger
+
+	sess     atomic.Pointer[cluster.Session]
+	edge     atomic.Pointer[Edge]
+	started  time.Time
+	draining atomic.Bool
+	drained  sync.Once
+	wake     chan struct{} // registry refresh now
+}
+
+// NewCluster checks cfg and returns a Cluster. It starts nothing.
+func NewCluster(cfg ClusterConfig) (*Cluster, error) {
+	if cfg.Client == nil || cfg.EdgeID == "" {
+		return nil, errors.New("edge: ClusterConfig needs Client and EdgeID")
+	}
+	if err := cluster.CheckPrefix(cfg.Prefix); cfg.Prefix != "" && err != nil {
+		return nil, fmt.Errorf("edge: %w", err)
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = cluster.DefaultPrefix
+	}
+	if cfg.ReconnectGrace <= 0 {
+		cfg.ReconnectGrace = DefaultReconnectGrace
+	}
+	if cfg.SilenceWindow <= 0 {
+		cfg.SilenceWindow = DefaultSilenceWindow
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Cluster{cfg: cfg, log: cfg.Logger, started: cfg.Now(), wake: make(chan struct{}, 1)}, nil
+}
+
+// Attach gives the Cluster the Edge whose load it registers.
+func (c *Cluster) Attach(e *Edge) { c.edge.Store(e) }
+
+// Ready returns nil while the edge holds a live lease.
+func (c *Cluster) Ready() error {
+	s := c.sess.Load()
+	if s == nil {
+		return errors.New("cluster: no lease yet")
+	}
+	select {
+	case <-s.Done():
+		return fmt.Errorf("cluster: lease lost: %v", s.Err())
+	default:
+	}
+	return nil
+}
+
+// SetDraining marks the edge as draining in the registry.
+func (c *Cluster) SetDraining() {
+	c.draining.Store(true)
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run keeps the edge in the cluster until ctx ends: it takes a lease,
+// registers the edge, keeps the lease alive and the registration current,
+// watches for a drain request, and when the lease is lost (a partition
+// longer than the TTL) it takes a new one. Claims made under a lost lease
+// are lost with it. Run returns when ctx ends; the lease is then left as it
+// is: call Close to revoke it.
+func (c *Cluster) Run(ctx context.Context) error {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := c.runSession(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		c.log.Warn("cluster session ended, taking a new lease", "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+	return nil
+}
+
+// runSession runs one lease until it is lost or ctx ends.
+func (c *Cluster) runSession(ctx context.Context) error {
+	s, err := cluster.NewSession(ctx, cluster.Config{
+		Client: c.cfg.Client, Prefix: c.cfg.Prefix, EdgeID: c.cfg.EdgeID, TTL: c.cfg.TTL,
+		Logger: c.log, Now: c.cfg.Now,
+	})
+	if err != nil {
+		return err
+	}
+	runErr := make(chan error, 1)
+	go func() { runErr <- s.Run(context.WithoutCancel(ctx)) }()
+	if err := s.RegisterEdge(ctx, c.info()); err != nil {
+		s.Close(context.WithoutCancel(ctx))
+		<-runErr
+		return fmt.Errorf("register: %w", err)
+	}
+	c.sess.Store(s)
+	c.log.Info("joined the cluster", "lease", fmt.Sprintf("%x", int64(s.Lease())), "ttl", s.TTL())
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go c.watchDrain(wctx)
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-runErr:
+			return err
+		case <-tick.C:
+		case <-c.wake:
+		}
+		if err := s.RegisterEdge(ctx, c.info()); err != nil && ctx.Err() == nil {
+			c.log.Warn("registry update failed", "err", err)
+		}
+	}
+}
+
+// info returns the edge's registration as of now.
+func (c *Cluster) info() cluster.EdgeInfo {
+	info := cluster.EdgeInfo{ID: c.cfg.EdgeID, Address: c.cfg.Address, Version: c.cfg.Version,
+		Started: c.started, Draining: c.draining.Load()}
+	if e := c.edge.Load(); e != nil {
+		info.Load = e.load()
+	}
+	return info
+}
+
+// drainKey is where the controller asks an edge to drain.
+func (c *Cluster) drainKey() string {
+	return "/" + c.cfg.Prefix + "/drain/" + cluster.EscapeSegment(c.cfg.EdgeID)
+}
+
+// watchDrain calls OnDrain when the drain request key of this edge
+// appears, and deletes the key.
+func (c *Cluster) watchDrain(ctx context.Context) {
+	key := c.drainKey()
+	resp, err := c.cfg.Client.Get(ctx, key)
+	if err != nil {
+		return
+	}
+	if len(resp.Kvs) > 0 {
+		c.drainRequested(ctx, resp.Kvs[0].Value)
+	}
+	for wr := range c.cfg.Client.Watch(clientv3.WithRequireLeader(ctx), key, clientv3.WithRev(resp.Header.Revision+1)) {
+		for _, ev := range wr.Events {
+			if ev.Type == clientv3.EventTypePut {
+				c.drainRequested(ctx, ev.Kv.Value)
+			}
+		}
+	}
+}
+
+func (c *Cluster) drainRequested(ctx context.Context, value []byte) {
+	var req struct {
+		By string `json:"by"`
+	}
+	_ = json.Unmarshal(value, &req)
+	c.drained.Do(func() {
+		c.log.Info("drain requested through the cluster", "by", req.By)
+		if _, err := c.cfg.Client.Delete(ctx, c.drainKey()); err != nil {
+			c.log.Warn("drain request not removed", "err", err)
+		}
+		if c.cfg.OnDrain != nil {
+			c.cfg.OnDrain()
+		}
+	})
+}
+
+// Close revokes the lease: the registration and every claim of the edge
+// disappear at once.
+func (c *Cluster) Close(ctx context.Context) error {
+	if s := c.sess.Load(); s != nil {
+		return s.Close(ctx)
+	}
+	return nil
+}
+
+// Claim implements Ownership: it claims the stream in etcd, and applies
+// the publish policy when another publisher owns it.
+func (c *Cluster) Claim(ctx context.Context, key StreamKey, info ClaimInfo) (Claim, error) {
+	s := c.sess.Load()
+	if s == nil {
+		return nil, errors.New("edge: not in the cluster yet")
+	}
+	req := cluster.ClaimRequest{Remote: info.RemoteAddr}
+	cl, err := s.Claim(ctx, key.App, key.Name, req)
+	var ce *cluster.ClaimedError
+	if err != nil && errors.As(err, &ce) {
+		owner := ce.Owner
+		why, ok := c.mayTakeOver(ctx, key, owner)
+		if !ok {
+			return nil, fmt.Errorf("%w (owner: edge %s, epoch %d)", ErrStreamBusy, owner.Edge, owner.Epoch)
+		}
+		c.log.Info("taking the stream over", "stream", key.String(), "reason", why,
+			"owner_edge", owner.Edge, "owner_epoch", owner.Epoch)
+		cl, err = s.Takeover(ctx, key.App, key.Name, owner, req)
+		if errors.Is(err, cluster.ErrConflict) {
+			return nil, fmt.Errorf("%w (another publisher won it)", ErrStreamBusy)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return newClusterClaim(c, cl), nil
+}
+
+// mayTakeOver reports whether a new publisher may take the stream from
+// owner, and why: always under PolicyTakeover; under PolicyReject when the
+// owner's edge is gone or draining, or the owner has received no media for
+// the reconnect grace (its recorded activity) or for the silence window
+// (nothing of its epoch on the bus).
+func (c *Cluster) mayTakeOver(ctx context.Context, key StreamKey, owner cluster.StreamInfo) (string, bool) {
+	if c.cfg.Policy == PolicyTakeover {
+		return "takeover policy", true
+	}
+	edge, ok, err := cluster.GetEdge(ctx, c.cfg.Client, c.cfg.Prefix, owner.Edge)
+	switch {
+	case err != nil:
+		return "", false
+	case !ok || edge.Lease != owner.Lease:
+		return "owner's edge is gone", true
+	case edge.Draining:
+		return "owner's edge is draining", true
+	}
+	if silent := c.cfg.Now().Sub(owner.Active); silent > c.cfg.ReconnectGrace {
+		return fmt.Sprintf("owner silent for %v", silent.Round(time.Millisecond)), true
+	}
+	if c.cfg.NATS != nil {
+		live, err := c.ownerLive(ctx, key, owner.Epoch)
+		if err != nil {
+			c.log.Warn("cannot watch the bus for the owner's frames", "stream", key.String(), "err", err)
+			return "", false
+		}
+		if !live {
+			return fmt.Sprintf("no frame from the owner for %v", c.cfg.SilenceWindow), true
+		}
+	}
+	return "", false
+}
+
+// ownerLive watches the stream's media subject for up to the silence
+// window and reports whether a message of the owner's epoch (or a newer
+// one) went by.
+func (c *Cluster) ownerLive(ctx context.Context, key StreamKey, epoch uint64) (bool, error) {
+	sub, err := c.cfg.NATS.SubscribeSync(bus.StreamSubject(c.cfg.BusPrefix, key.App, key.Name, bus.KindMedia))
+	if err != nil {
+		return false, err
+	}
+	defer sub.Unsubscribe()
+	if err := c.cfg.NATS.FlushWithContext(ctx); err != nil {
+		return false, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, c.cfg.SilenceWindow)
+	defer cancel()
+	for {
+		m, err := sub.NextMsgWithContext(wctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return false, ctx.Err()
+			}
+			return false, nil // the window passed in silence
+		}
+		if env, err := bus.ParseEnvelope(m.Header); err == nil && env.Epoch >= epoch {
+			return true, nil
+		}
+	}
+}
+
+// clusterClaim adapts a cluster.Claim to the edge's Claim: it maps the
+// reasons and records media activity in etcd every third of the grace.
+type clusterClaim struct {
+	cl     *cluster.Claim
+	active atomic.Int64 // Unix nanoseconds of the latest media
+	done   chan struct{}
+	once   sync.Once
+}
+
+func newClusterClaim(c *Cluster, cl *cluster.Claim) *clusterClaim {
+	cc := &clusterClaim{cl: cl, done: make(chan struct{})}
+	every := max(c.cfg.ReconnectGrace/3, 100*time.Millisecond)
+	go func() {
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		var touched int64
+		for {
+			select {
+			case <-cc.done:
+				return
+			case <-cl.Lost():
+				return
+			case <-tick.C:
+			}
+			if a := cc.active.Load(); a != touched {
+				ctx, cancel := context.WithTimeout(context.Background(), every)
+				if err := cl.Touch(ctx, time.Unix(0, a)); err == nil {
+					touched = a
+				}
+				cancel()
+			}
+		}
+	}()
+	return cc
+}
+
+func (cc *clusterClaim) Epoch() uint64         { return cc.cl.Epoch() }
+func (cc *clusterClaim) Lost() <-chan struct{} { return cc.cl.Lost() }
+func (cc *clusterClaim) Active(t time.Time)    { cc.active.Store(t.UnixNano()) }
+
+func (cc *clusterClaim) LostReason() error {
+	why := cc.cl.LostReason()
+	switch {
+	case why == nil:
+		return nil
+	case errors.Is(why, cluster.ErrTakenOver):
+		return fmt.Errorf("%w: %w", ErrTakenOver, why)
+	case errors.Is(why, cluster.ErrDeleted):
+		return fmt.Errorf("%w: %w", ErrKicked, why)
+	}
+	return fmt.Errorf("%w: %w", ErrOwnershipLost, why)
+}
+
+func (cc *clusterClaim) Release(ctx context.Context) error {
+	cc.once.Do(func() { close(cc.done) })
+	return cc.cl.Release(ctx)
+}
