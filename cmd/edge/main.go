@@ -265,7 +265,11 @@ func serve(ctx context.Context, cfg config.Edge, log *slog.Logger) error {
 		log.Error("listener failed, shutting down", "err", runErr)
 	}
 	e.SetDraining()
-	cl.SetDraining()
+	dctx, cancelDrain := context.WithTimeout(context.Background(), 2*time.Second)
+	if err := cl.SetDraining(dctx); err != nil {
+		log.Warn("registry not marked draining", "err", err)
+	}
+	cancelDrain()
 	stopServing()
 	wg.Wait()
 	if err := nc.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {

@@ -110,7 +110,6 @@ type Cluster struct {
 	started  time.Time
 	draining atomic.Bool
 	drained  sync.Once
-	wake     chan struct{} // registry refresh now
 }
 
 // NewCluster checks cfg and returns a Cluster. It starts nothing.
@@ -136,7 +135,7 @@ func NewCluster(cfg ClusterConfig) (*Cluster, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Cluster{cfg: cfg, log: cfg.Logger, started: cfg.Now(), wake: make(chan struct{}, 1)}, nil
+	return &Cluster{cfg: cfg, log: cfg.Logger, started: cfg.Now()}, nil
 }
 
 // Attach gives the Cluster the Edge whose load it registers.
@@ -156,13 +155,17 @@ func (c *Cluster) Ready() error {
 	return nil
 }
 
-// SetDraining marks the edge as draining in the registry.
-func (c *Cluster) SetDraining() {
+// SetDraining marks the edge as draining in the registry, and returns once
+// the registry says so (or ctx ends): from then on other edges let the
+// encoders of this edge take their streams over at once, so call it before
+// asking the encoders to reconnect elsewhere.
+func (c *Cluster) SetDraining(ctx context.Context) error {
 	c.draining.Store(true)
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	s := c.sess.Load()
+	if s == nil {
+		return nil
 	}
+	return s.RegisterEdge(ctx, c.info())
 }
 
 // Run keeps the edge in the cluster until ctx ends: it takes a lease,
@@ -219,7 +222,6 @@ func (c *Cluster) runSession(ctx context.Context) error {
 		case err := <-runErr:
 			return err
 		case <-tick.C:
-		case <-c.wake:
 		}
 		if err := s.RegisterEdge(ctx, c.info()); err != nil && ctx.Err() == nil {
 			c.log.Warn("registry update failed", "err", err)
@@ -305,15 +307,35 @@ func (c *Cluster) Claim(ctx context.Context, key StreamKey, info ClaimInfo) (Cla
 		}
 		c.log.Info("taking the stream over", "stream", key.String(), "reason", why,
 			"owner_edge", owner.Edge, "owner_epoch", owner.Epoch)
-		cl, err = s.Takeover(ctx, key.App, key.Name, owner, req)
-		if errors.Is(err, cluster.ErrConflict) {
-			return nil, fmt.Errorf("%w (another publisher won it)", ErrStreamBusy)
-		}
+		cl, err = c.takeover(ctx, s, key, owner, req)
 	}
 	if err != nil {
 		return nil, err
 	}
 	return newClusterClaim(c, cl), nil
+}
+
+// takeover takes the stream from owner. The owner may rewrite its claim
+// meanwhile without changing hands (recording the last media it had): such
+// a conflict is retried against the rewritten claim. A conflict with a
+// different claim means another publisher won.
+func (c *Cluster) takeover(ctx context.Context, s *cluster.Session, key StreamKey, owner cluster.StreamInfo, req cluster.ClaimRequest) (*cluster.Claim, error) {
+	for attempt := 0; ; attempt++ {
+		cl, err := s.Takeover(ctx, key.App, key.Name, owner, req)
+		var ce *cluster.ConflictError
+		if err == nil || !errors.As(err, &ce) {
+			return cl, err
+		}
+		switch {
+		case ce.Owner == nil:
+			// The owner let go meanwhile: claim it afresh.
+			return s.Claim(ctx, key.App, key.Name, req)
+		case attempt < 3 && ce.Owner.Epoch == owner.Epoch && ce.Owner.Lease == owner.Lease:
+			owner = *ce.Owner
+		default:
+			return nil, fmt.Errorf("%w (another publisher won it)", ErrStreamBusy)
+		}
+	}
 }
 
 // mayTakeOver reports whether a new publisher may take the stream from

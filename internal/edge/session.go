@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tributary-media/tributary/internal/fanout"
@@ -33,6 +34,9 @@ type session struct {
 	pubs  map[uint32]*publication
 	plays map[uint32]*playback
 	wg    sync.WaitGroup
+
+	// moving is set once the client was asked to reconnect elsewhere.
+	moving atomic.Bool
 
 	mu      sync.Mutex
 	endWith error // set by another goroutine to end the session with a reason
@@ -117,6 +121,7 @@ func checkName(n string) string {
 // are asked to reconnect (to another edge, through the load balancer).
 func (s *session) shutdown() {
 	if err := s.conn.RequestReconnect("", "This server is shutting down."); err == nil {
+		s.moving.Store(true)
 		s.log.Info("asked the client to reconnect elsewhere")
 	}
 }
@@ -250,6 +255,15 @@ func (s *session) publish(ctx context.Context, req *rtmp.PublishRequest) error {
 			why := claim.LostReason()
 			if why == nil {
 				why = errClaimLost
+			}
+			if s.moving.Load() && errors.Is(why, ErrTakenOver) {
+				// The encoder was asked to reconnect elsewhere and has
+				// done so: its new publish took the stream. Its old
+				// connection stays until it switches over (it keeps
+				// sending until its next keyframe; those frames are
+				// dropped here) or the drain ends.
+				log.Info("stream moved to another edge with its encoder", "epoch", claim.Epoch())
+				return
 			}
 			log.Warn("stream ownership lost, closing the publisher", "epoch", claim.Epoch(), "reason", why.Error())
 			code, desc := lostStatus(why)
