@@ -40,18 +40,26 @@
 // headers announce: a message buffer grows as chunks arrive, at most to
 // twice the bytes it holds (but at least 4 KiB) and never beyond the
 // message length, so a peer that announces a 16 MiB message and sends 10
-// bytes costs 4 KiB. Per connection the Reader holds a 16 KiB input buffer,
-// the payload of unfinished messages (at most [Config].MaxPendingBytes,
-// default 32 MiB, in buffers of at most twice that capacity), and buffers
-// kept for reuse after their message was returned: a buffer is kept for the
-// next message on its chunk stream only while the Reader holds at most
-// 4 MiB of buffer capacity in total, so the kept buffers never exceed
-// 4 MiB. A steady stream of messages therefore reads with no allocations.
-// Chunk stream state is created for at most [Config].MaxChunkStreams
-// (default 64) chunk stream ids and never released. Messages longer than
-// [Config].MaxMessageLength (default 16,777,215, the wire maximum) are
-// rejected when their first header arrives. The Writer holds a 16 KiB
-// output buffer and a small state per chunk stream id used.
+// bytes costs 4 KiB. Per connection the Reader holds a 1 KiB input buffer
+// (a 16 KiB one while the peer sends more than that at a time, as a
+// publisher does; see below), the payload of unfinished messages (at most
+// [Config].MaxPendingBytes, default 32 MiB, in buffers of at most twice
+// that capacity), and buffers kept for reuse after their message was
+// returned: a buffer is kept for the next message on its chunk stream only
+// while the Reader holds at most 4 MiB of buffer capacity in total, so the
+// kept buffers never exceed 4 MiB. A steady stream of messages therefore
+// reads with no allocations. Chunk stream state is created for at most
+// [Config].MaxChunkStreams (default 64) chunk stream ids and never
+// released. Messages longer than [Config].MaxMessageLength (default
+// 16,777,215, the wire maximum) are rejected when their first header
+// arrives. The Writer holds a small state per chunk stream id used.
+//
+// The 16 KiB input and output buffers come from a pool shared by all
+// Readers and Writers of the process, so that an idle connection (a player
+// between two media messages) holds none. A Writer takes one when a message
+// is written and returns it on [Writer.Flush]; a Reader takes one when a
+// read fills its 1 KiB buffer and returns it once a read comes back short
+// and everything read has been parsed.
 //
 // # Buffer ownership
 //

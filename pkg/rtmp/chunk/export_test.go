@@ -6,6 +6,18 @@ import "fmt"
 // that bound the Reader's memory.
 func HeldBytes(r *Reader) int { return r.held }
 
+// InputBufferSize returns the size of r's current input buffer.
+func InputBufferSize(r *Reader) int { return len(r.buf) }
+
+// HoldsOutputBuffer reports whether w holds an output buffer.
+func HoldsOutputBuffer(w *Writer) bool { return w.buf != nil }
+
+// Input buffer sizes of the Reader.
+const (
+	SmallReadBufSize = smallReadBufSize
+	ReadBufSize      = readBufSize
+)
+
 // CheckAccounting verifies r's memory bookkeeping against its chunk
 // streams.
 func CheckAccounting(r *Reader) error {

@@ -7,10 +7,18 @@ import (
 )
 
 const (
-	// readBufSize is the size of the Reader's input buffer. Chunk headers
-	// are parsed from it in place; payload bytes are copied once, from it
-	// into the message buffer.
-	readBufSize = 16 << 10
+	// smallReadBufSize is the size of the input buffer a Reader starts
+	// with and keeps while its peer sends little at a time (a player's
+	// acknowledgements and commands). Chunk headers are parsed from the
+	// input buffer in place; payload bytes are copied once, from it into
+	// the message buffer.
+	smallReadBufSize = 1 << 10
+
+	// readBufSize is the size of the input buffer a Reader uses while its
+	// peer sends more than the small buffer holds (a publisher): taken from
+	// bufPool when a read fills the small buffer, returned once a read comes
+	// back short and everything read has been parsed.
+	readBufSize = bufSize
 
 	// directReadMin is the chunk payload size from which the Reader, when
 	// its input buffer is empty, reads straight into the message buffer.
@@ -29,6 +37,12 @@ const (
 	// maxEmptyReads is how many (0, nil) results from the source the
 	// Reader tolerates in a row before giving up with io.ErrNoProgress.
 	maxEmptyReads = 100
+
+	// lowCSIDs bounds the chunk stream ids whose state the Reader and the
+	// Writer index in an array (0..lowCSIDs-1); higher ids live in a map.
+	// FFmpeg, librtmp-based clients and nginx-rtmp use ids below 10. The
+	// array is part of every connection, so it is kept small.
+	lowCSIDs = 16
 )
 
 // stream is the Reader's state for one chunk stream id.
@@ -50,12 +64,21 @@ type stream struct {
 
 // Reader reassembles RTMP messages from a chunk stream. It keeps per chunk
 // stream state, applies Set Chunk Size and Abort messages from the peer and
-// enforces the limits of its [Config]. A Reader is not safe for concurrent
-// use; it may be used concurrently with a [Writer] on the same connection.
+// enforces the limits of its [Config]. It reads its source through a 1 KiB
+// input buffer while the peer sends little at a time and through a pooled
+// 16 KiB one while the peer sends more (see the package documentation). A
+// Reader is not safe for concurrent use; it may be used concurrently with a
+// [Writer] on the same connection.
 type Reader struct {
 	src  io.Reader
-	buf  []byte // input buffer; buf[r:w] is read but not yet parsed
+	buf  []byte // input buffer, small or big[:]; buf[r:w] is read but not yet parsed
 	r, w int
+
+	small []byte // the small input buffer, kept for the Reader's life
+	big   *ioBuf // the pooled large input buffer while in use, else nil
+	// lastFull reports that the last read from src filled the space it
+	// was given: more is probably waiting.
+	lastFull bool
 
 	nread uint64 // bytes obtained from src
 	rerr  error  // error returned by src, reported once the buffer is drained
@@ -64,8 +87,8 @@ type Reader struct {
 	chunkSize uint32
 	lim       limits
 
-	low      [64]*stream        // chunk streams 2..63
-	high     map[uint32]*stream // chunk streams 64..65599
+	low      [lowCSIDs]*stream  // chunk streams 2..lowCSIDs-1
+	high     map[uint32]*stream // chunk streams lowCSIDs..65599
 	nstreams int
 
 	active  int // chunk streams with an unfinished message
@@ -77,9 +100,11 @@ type Reader struct {
 // the default chunk size of 128. The Reader buffers its input, so r must not
 // be read by anyone else afterwards.
 func NewReader(r io.Reader, cfg Config) *Reader {
+	small := make([]byte, smallReadBufSize)
 	return &Reader{
 		src:       r,
-		buf:       make([]byte, readBufSize),
+		buf:       small,
+		small:     small,
 		chunkSize: DefaultChunkSize,
 		lim:       cfg.limits(),
 	}
@@ -164,7 +189,7 @@ func (r *Reader) readChunk() (*stream, error) {
 	}
 
 	var st *stream
-	if csid < 64 {
+	if csid < lowCSIDs {
 		st = r.low[csid]
 	} else {
 		st = r.high[csid]
@@ -296,7 +321,7 @@ func (r *Reader) newStream(csid uint32) (*stream, error) {
 			csid, r.nstreams+1, r.lim.maxChunkStreams)
 	}
 	st := &stream{csid: csid}
-	if csid < 64 {
+	if csid < lowCSIDs {
 		r.low[csid] = st
 	} else {
 		if r.high == nil {
@@ -396,23 +421,35 @@ func (r *Reader) grow(st *stream, k int) {
 	st.buf = nb
 }
 
-// fill reads from the source until at least n unparsed bytes are buffered.
+// fill reads from the source until at least n unparsed bytes are buffered
+// (n is at most a chunk header's length). It first picks the input buffer:
+// the large one after a read that filled the small one, the small one
+// again after a read that came back short. The fewer than n unparsed bytes
+// move to the start of the chosen buffer.
 func (r *Reader) fill(n int) error {
-	if r.r > 0 {
-		copy(r.buf, r.buf[r.r:r.w])
-		r.w -= r.r
-		r.r = 0
+	switch {
+	case r.big == nil && r.lastFull && r.rerr == nil:
+		r.big = getBuf()
+		r.compact(r.big[:])
+	case r.big != nil && !r.lastFull:
+		r.compact(r.small)
+		putBuf(r.big)
+		r.big = nil
+	case r.r > 0:
+		r.compact(r.buf)
 	}
 	for empty := 0; r.w < n; {
 		if r.rerr != nil {
 			return r.rerr
 		}
+		space := len(r.buf) - r.w
 		k, err := r.src.Read(r.buf[r.w:])
-		if k < 0 || k > len(r.buf)-r.w {
-			return fmt.Errorf("chunk: source returned an invalid count %d for %d bytes", k, len(r.buf)-r.w)
+		if k < 0 || k > space {
+			return fmt.Errorf("chunk: source returned an invalid count %d for %d bytes", k, space)
 		}
 		r.w += k
 		r.nread += uint64(k)
+		r.lastFull = k == space
 		if err != nil {
 			r.rerr = err
 			continue
@@ -424,6 +461,14 @@ func (r *Reader) fill(n int) error {
 		}
 	}
 	return nil
+}
+
+// compact moves the unparsed bytes to the start of dst, which becomes the
+// input buffer; dst must have room for them.
+func (r *Reader) compact(dst []byte) {
+	r.w = copy(dst, r.buf[r.r:r.w])
+	r.r = 0
+	r.buf = dst
 }
 
 // readErr describes a source error met while reading what.
@@ -470,7 +515,7 @@ func (r *Reader) finish(st *stream, m *Message) error {
 func (r *Reader) abort(csid uint32) {
 	var st *stream
 	switch {
-	case csid < 64:
+	case csid < lowCSIDs:
 		st = r.low[csid]
 	case csid <= maxCSID:
 		st = r.high[csid]

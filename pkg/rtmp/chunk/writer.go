@@ -8,8 +8,9 @@ import (
 // writeBufSize is the size of the Writer's output buffer. Chunks are
 // assembled in it and written out when it is full or on Flush; the part of
 // a chunk payload that does not fit and is at least this large is written
-// straight from the caller's slice.
-const writeBufSize = 16 << 10
+// straight from the caller's slice. The buffer comes from bufPool when a
+// message is written and goes back on Flush.
+const writeBufSize = bufSize
 
 // maxHeaderLen is the longest chunk header: 3-byte basic header, 11-byte
 // message header, 4-byte extended timestamp.
@@ -30,12 +31,13 @@ type wstream struct {
 
 // Writer fragments RTMP messages into chunks, compressing headers against
 // the previous message on the same chunk stream, and buffers its output
-// until the buffer is full or Flush is called. A Writer is not safe for
-// concurrent use; it may be used concurrently with a [Reader] on the same
-// connection.
+// until the buffer is full or Flush is called. The 16 KiB output buffer is
+// held only from the first WriteMessage to the next Flush, so an idle
+// Writer holds none. A Writer is not safe for concurrent use; it may be
+// used concurrently with a [Reader] on the same connection.
 type Writer struct {
 	dst     io.Writer
-	buf     []byte // len(buf) == writeBufSize; buf[:n] is pending output
+	buf     *ioBuf // nil between Flush and the next message; buf[:n] is pending output
 	n       int
 	written uint64
 	err     error
@@ -43,8 +45,8 @@ type Writer struct {
 	chunkSize uint32
 	lim       limits
 
-	low  [64]*wstream
-	high map[uint32]*wstream
+	low  [lowCSIDs]*wstream  // chunk streams 2..lowCSIDs-1
+	high map[uint32]*wstream // chunk streams lowCSIDs..65599
 }
 
 // NewWriter returns a Writer that writes a chunk stream to w, starting with
@@ -52,7 +54,6 @@ type Writer struct {
 func NewWriter(w io.Writer, cfg Config) *Writer {
 	return &Writer{
 		dst:       w,
-		buf:       make([]byte, writeBufSize),
 		chunkSize: DefaultChunkSize,
 		lim:       cfg.limits(),
 	}
@@ -67,7 +68,8 @@ func (w *Writer) ChunkSize() uint32 { return w.chunkSize }
 func (w *Writer) BytesWritten() uint64 { return w.written }
 
 // WriteMessage encodes m as chunks and buffers them; call Flush to make sure
-// they reach the underlying writer. m is only read during the call.
+// they reach the underlying writer (and to release the output buffer). m is
+// only read during the call.
 //
 // The first chunk's header is fmt 0 when the chunk stream is new, the
 // message stream id changes or the timestamp goes backwards; fmt 2 when
@@ -113,7 +115,7 @@ func (w *Writer) WriteMessage(m *Message) error {
 	}
 
 	var st *wstream
-	if csid < 64 {
+	if csid < lowCSIDs {
 		st = w.low[csid]
 	} else {
 		st = w.high[csid]
@@ -122,7 +124,7 @@ func (w *Writer) WriteMessage(m *Message) error {
 	var delta uint32
 	if st == nil {
 		st = &wstream{}
-		if csid < 64 {
+		if csid < lowCSIDs {
 			w.low[csid] = st
 		} else {
 			if w.high == nil {
@@ -141,8 +143,12 @@ func (w *Writer) WriteMessage(m *Message) error {
 		}
 	}
 
+	if w.buf == nil {
+		w.buf = getBuf()
+	}
+
 	// First chunk header.
-	if len(w.buf)-w.n < maxHeaderLen {
+	if writeBufSize-w.n < maxHeaderLen {
 		if err := w.flush(); err != nil {
 			return err
 		}
@@ -209,7 +215,7 @@ func (w *Writer) WriteMessage(m *Message) error {
 		if off == len(p) {
 			break
 		}
-		if len(w.buf)-w.n < cl {
+		if writeBufSize-w.n < cl {
 			if err := w.flush(); err != nil {
 				return err
 			}
@@ -243,18 +249,33 @@ func (w *Writer) writePayload(p []byte) error {
 		if err := w.flush(); err != nil {
 			return err
 		}
-		if len(p) >= len(w.buf) {
+		if len(p) >= writeBufSize {
 			return w.write(p)
 		}
 	}
 }
 
-// Flush writes buffered chunks to the underlying writer.
+// Flush writes buffered chunks to the underlying writer and releases the
+// output buffer until the next message.
 func (w *Writer) Flush() error {
-	if w.err != nil {
-		return w.err
+	err := w.err
+	if err == nil {
+		err = w.flush()
 	}
-	return w.flush()
+	// Nothing is pending now: flush wrote the buffer out or failed, and
+	// after a failure the Writer writes nothing more.
+	w.release()
+	return err
+}
+
+// release returns the output buffer to the pool. The buffer must hold no
+// pending output.
+func (w *Writer) release() {
+	if w.buf != nil {
+		w.n = 0
+		putBuf(w.buf)
+		w.buf = nil
+	}
 }
 
 func (w *Writer) flush() error {
