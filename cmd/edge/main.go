@@ -31,7 +31,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -118,7 +117,7 @@ func serve(ctx context.Context, cfg config.Edge, log *slog.Logger) error {
 	if len(endpoints) == 0 {
 		dir := cfg.EmbeddedEtcdDir
 		if dir == "" {
-			dir = defaultEtcdDir(cfg.EmbeddedEtcdAddr)
+			dir = embedded.DefaultEtcdDir(cfg.EmbeddedEtcdAddr)
 		}
 		ee, err := embedded.StartEtcd(embedded.EtcdOptions{Addr: cfg.EmbeddedEtcdAddr, DataDir: dir, Logger: log})
 		if err != nil {
@@ -290,24 +289,6 @@ func serve(ctx context.Context, cfg config.Edge, log *slog.Logger) error {
 		cancel()
 	}
 	return runErr
-}
-
-// defaultEtcdDir returns the embedded etcd's data directory for a client
-// address: one per address under the user's cache directory, so that a
-// restarted edge finds its cluster state (and stream epochs keep growing).
-// It returns "" (a temporary directory) when there is no cache directory.
-func defaultEtcdDir(addr string) string {
-	base, err := os.UserCacheDir()
-	if err != nil {
-		return ""
-	}
-	name := strings.Map(func(r rune) rune {
-		if r == ':' || r == '/' || r == '[' || r == ']' {
-			return '_'
-		}
-		return r
-	}, addr)
-	return filepath.Join(base, "tributary", "etcd-"+name)
 }
 
 // advertise returns the RTMP address the registry shows for this edge.

@@ -5,7 +5,7 @@
 //
 // A setting's value comes from, in increasing order of precedence:
 //
-//  1. its default (DefaultEdge);
+//  1. its default (DefaultEdge, DefaultController);
 //  2. the YAML file named by the -config flag or, without it, by the
 //     TRIBUTARY_CONFIG environment variable;
 //  3. its environment variable: "TRIBUTARY_" and the flag name in upper
@@ -29,14 +29,19 @@
 //
 // Typos are errors, not silently ignored: an unknown key in the file (with
 // its line), an environment variable with the TRIBUTARY_ prefix that names
-// no setting. LoadEdge collects every problem it can find and returns them
-// joined with errors.Join, as Validate does for the values: each message
-// starts with "config: " and names the setting by its flag, environment
-// variable or file position, and says where an invalid value came from.
+// no setting of any Tributary program. The edge and the controller may share
+// an environment (a shell, a Kubernetes ConfigMap), so each ignores the
+// variables of the other's settings; a variable named by both (TRIBUTARY_ID,
+// TRIBUTARY_HTTP_ADDR) sets both. LoadEdge and LoadController collect every
+// problem they can find and return them joined with errors.Join, as
+// Validate does for the values: each message starts with "config: " and
+// names the setting by its flag, environment variable or file position, and
+// says where an invalid value came from.
 //
 // # Concurrency
 //
 // The package has no global state: its functions are safe for concurrent
-// use. Only LoadEdge touches the file system (to read the YAML file) and
-// DefaultEdge asks for the host name; the environment is passed in.
+// use. Only LoadEdge and LoadController touch the file system (to read the
+// YAML file) and DefaultEdge and DefaultController ask for the host name;
+// the environment is passed in.
 package config

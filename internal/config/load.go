@@ -148,19 +148,23 @@ func envMap(environ []string) map[string]string {
 
 // checkEnvNames returns an error listing the variables with the
 // TRIBUTARY_ prefix that name no setting, so that a misspelt variable is
-// not silently ignored. TRIBUTARY_CONFIG is always allowed.
+// not silently ignored. TRIBUTARY_CONFIG is always allowed, and so is a
+// variable that names a setting of another Tributary program: the programs
+// may share an environment.
 func (fs *fieldSet) checkEnvNames(env map[string]string) error {
-	known := make([]string, 0, len(fs.settings))
-	for _, s := range fs.settings {
-		known = append(known, strings.TrimPrefix(s.env, envPrefix))
-	}
+	known := envNames(fs)
+	others := allProgramsEnv()
 	var unknown []string
 	for k := range env {
 		rest, ok := strings.CutPrefix(k, envPrefix)
-		if !ok || k == envPrefix+"CONFIG" || slices.Contains(known, rest) {
+		if !ok || k == envPrefix+"CONFIG" || slices.Contains(known, rest) || slices.Contains(others, rest) {
 			continue
 		}
-		if hint := suggest(rest, known); hint != "" {
+		hint := suggest(rest, known)
+		if hint == "" {
+			hint = suggest(rest, others)
+		}
+		if hint != "" {
 			k += " (did you mean " + envPrefix + hint + "?)"
 		}
 		unknown = append(unknown, k)
@@ -255,7 +259,9 @@ func (fs *fieldSet) unknownKey(path string, k *yaml.Node) error {
 		}
 	}
 	msg := fmt.Sprintf("config: %s:%d: unknown key %q", path, k.Line, k.Value)
-	if hint := suggest(k.Value, keys); hint != "" {
+	if owner := keyOwner(k.Value); owner != "" {
+		msg += " (a setting of the " + owner + "; each program reads its own file)"
+	} else if hint := suggest(k.Value, keys); hint != "" {
 		msg += " (did you mean " + hint + "?)"
 	} else if s := fs.lookupFlag(strings.ReplaceAll(k.Value, "_", "-")); s != nil && s.key == "" {
 		msg += fmt.Sprintf(" (-%s cannot be set in the file)", s.flag)

@@ -7,9 +7,11 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
@@ -256,3 +258,23 @@ func (c errorCore) Write(ent zapcore.Entry, fields []zapcore.Field) error {
 }
 
 func (c errorCore) Sync() error { return nil }
+
+// DefaultEtcdDir returns the data directory of an embedded etcd server
+// serving clients on addr: one per address under the user's cache
+// directory, so that a restarted process finds its cluster state and
+// stream epochs keep growing. It returns "" (a temporary directory) when
+// there is no cache directory.
+func DefaultEtcdDir(addr string) string {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	name := strings.Map(func(r rune) rune {
+		switch r {
+		case ':', '/', '\\', '[', ']':
+			return '_'
+		}
+		return r
+	}, addr)
+	return filepath.Join(base, "tributary", "etcd-"+name)
+}

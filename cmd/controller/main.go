@@ -1,0 +1,260 @@
+// Command controller is Tributary's controller: one of two or more
+// replicas, one of which leads (an etcd election). The leader deletes the
+// stream claims of edges that are gone and publishes stream lifecycle
+// events (started, taken-over, stopped) on the bus; every replica serves
+// the admin HTTP API (docs/api.md): streams, edges, kick, drain.
+//
+// With no -nats-url it starts an embedded NATS server, and with no
+// -etcd-endpoints an embedded etcd server, so one command runs a working
+// controller; edges then join it:
+//
+//	go run ./cmd/controller
+//	go run ./cmd/edge -nats-url nats://127.0.0.1:4222 -etcd-endpoints 127.0.0.1:2379
+//	curl -s localhost:8081/api/v1/streams
+//
+// Or the other way round, with the edge's embedded servers:
+//
+//	go run ./cmd/edge
+//	go run ./cmd/controller -nats-url nats://127.0.0.1:4222 -etcd-endpoints 127.0.0.1:2379
+//
+// Every flag can also be set in the YAML file given by -config and in a
+// TRIBUTARY_* environment variable; controller -h lists them. Variables of
+// the edge's settings are ignored, so both programs can share an
+// environment.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/tributary-media/tributary/internal/config"
+	"github.com/tributary-media/tributary/internal/controller"
+	"github.com/tributary-media/tributary/internal/embedded"
+	"github.com/tributary-media/tributary/pkg/bus"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal starts the shutdown; a second one ends the process
+	// at once (the default action, restored by stop).
+	context.AfterFunc(ctx, stop)
+	os.Exit(run(ctx, os.Args[1:], os.Environ(), os.Stderr))
+}
+
+// run is the whole program; it returns the exit status: 0 after a clean
+// shutdown, 1 on a runtime failure, 2 on a configuration error.
+func run(ctx context.Context, args, environ []string, stderr io.Writer) int {
+	cfg, err := config.LoadController("controller", args, environ, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "controller: %v\n", err)
+		return 2
+	}
+	log, err := config.NewLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		fmt.Fprintf(stderr, "controller: %v\n", err)
+		return 2
+	}
+	log = log.With("controller", cfg.ID)
+	if err := serve(ctx, cfg, log); err != nil {
+		log.Error("controller stopped", "err", err)
+		return 1
+	}
+	log.Info("controller stopped")
+	return 0
+}
+
+// serve runs the controller until ctx ends, then shuts it down in order:
+// resign the leadership (Run returns), stop the HTTP server, close the
+// NATS and etcd clients, stop the embedded servers.
+func serve(ctx context.Context, cfg config.Controller, log *slog.Logger) error {
+	log.Info("controller starting", "version", version, "http_addr", cfg.HTTPAddr)
+
+	// The bus: an external NATS, or one in this process.
+	natsURL := strings.Join(cfg.NATSURLs(), ",")
+	if natsURL == "" {
+		emb, err := embedded.StartNATS(embedded.NATSOptions{Addr: cfg.EmbeddedNATSAddr, Logger: log})
+		if err != nil {
+			return err
+		}
+		natsURL = emb.URL()
+		log.Info("started an embedded NATS server because no -nats-url was given; edges can join it",
+			"nats_url", natsURL, "join_with", "-nats-url "+natsURL)
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			emb.Shutdown(sctx)
+		}()
+	}
+
+	// Cluster state: an external etcd, or one in this process.
+	endpoints := cfg.EtcdEndpointList()
+	if len(endpoints) == 0 {
+		dir := cfg.EmbeddedEtcdDir
+		if dir == "" {
+			dir = embedded.DefaultEtcdDir(cfg.EmbeddedEtcdAddr)
+		}
+		ee, err := embedded.StartEtcd(embedded.EtcdOptions{Addr: cfg.EmbeddedEtcdAddr, DataDir: dir, Logger: log})
+		if err != nil {
+			return err
+		}
+		endpoints = ee.Endpoints()
+		log.Info("started an embedded etcd server because no -etcd-endpoints was given; edges can join it",
+			"etcd_endpoints", strings.Join(endpoints, ","), "data_dir", dir, "join_with", "-etcd-endpoints "+strings.Join(endpoints, ","))
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			ee.Close(sctx)
+		}()
+	}
+
+	nc, err := connectNATS(natsURL, cfg.ID, log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	etcd, err := clientv3.New(clientv3.Config{
+		Endpoints:   endpoints,
+		DialTimeout: 5 * time.Second,
+		Logger:      zap.NewNop(),
+	})
+	if err != nil {
+		return fmt.Errorf("etcd: %w", err)
+	}
+	defer etcd.Close()
+
+	ctl, err := controller.New(controller.Config{
+		Etcd:           etcd,
+		NATS:           nc,
+		Prefix:         cfg.BusPrefix,
+		ID:             cfg.ID,
+		LeaseTTL:       cfg.LeaseTTL,
+		ReconnectGrace: cfg.ReconnectGrace,
+		ReapGrace:      cfg.ReapGrace,
+		Logger:         log,
+	})
+	if err != nil {
+		return err
+	}
+
+	// The listener first, so that a taken port fails before anything runs.
+	hl, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("http listener: %w", err)
+	}
+	httpSrv := &http.Server{Handler: ctl.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	httpErr := make(chan error, 1)
+	go func() {
+		if err := httpSrv.Serve(hl); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			httpErr <- err
+		}
+		close(httpErr)
+	}()
+	log.Info("admin API started", "addr", hl.Addr().String(), "try", "curl -s http://"+hostPort(hl.Addr())+"/api/v1/streams")
+
+	runCtx, stopRun := context.WithCancel(context.Background())
+	defer stopRun()
+	runDone := make(chan error, 1)
+	go func() { runDone <- ctl.Run(runCtx) }()
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: resigning the leadership (a second signal exits at once)")
+	case err := <-httpErr:
+		runErr = fmt.Errorf("http server: %w", err)
+		log.Error("http server failed, shutting down", "err", err)
+	case err := <-runDone:
+		// Run returns only when its context ends; anything else is a bug
+		// worth stopping for.
+		runDone <- err
+		runErr = fmt.Errorf("controller ended early: %w", err)
+	}
+	stopRun()
+	if err := <-runDone; err != nil && runErr == nil {
+		runErr = err
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	httpSrv.Shutdown(sctx)
+	cancel()
+	if err := nc.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		log.Warn("bus drain", "err", err)
+	}
+	waitClosed(nc, 5*time.Second)
+	return runErr
+}
+
+// connectNATS connects to the bus, retrying in the background when the
+// servers are not reachable yet (readiness stays false until then).
+func connectNATS(url, id string, log *slog.Logger) (*nats.Conn, error) {
+	opts := append(bus.ReconnectOptions(),
+		nats.Name("tributary-controller "+id),
+		nats.RetryOnFailedConnect(true),
+		nats.DisconnectErrHandler(func(c *nats.Conn, err error) {
+			if err != nil && !c.IsClosed() && !c.IsDraining() {
+				log.Warn("bus disconnected, reconnecting", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			log.Info("bus reconnected", "server", c.ConnectedUrlRedacted())
+		}),
+		nats.ConnectHandler(func(c *nats.Conn) {
+			log.Info("bus connected", "server", c.ConnectedUrlRedacted())
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subj := ""
+			if sub != nil {
+				subj = sub.Subject
+			}
+			log.Warn("bus error", "subject", subj, "err", err)
+		}),
+	)
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("nats: %w", err)
+	}
+	if !nc.IsConnected() {
+		log.Warn("bus not reachable yet, retrying in the background", "nats_url", url)
+	}
+	return nc, nil
+}
+
+// waitClosed waits for a draining connection to close.
+func waitClosed(nc *nats.Conn, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for !nc.IsClosed() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// hostPort returns a dialable host:port for a listen address.
+func hostPort(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
