@@ -244,17 +244,13 @@ func (s *Server) serveConn(ctx context.Context, sc *ServerConn, tc *timeoutConn,
 	if err := sc.Handshake(); err != nil {
 		reason = err
 	} else {
-		var pingWG sync.WaitGroup
+		stopPings := func() {}
 		if iv := s.pingInterval(); iv > 0 {
-			pingWG.Add(1)
-			go func() {
-				defer pingWG.Done()
-				s.pingLoop(sc, iv)
-			}()
+			stopPings = startPings(sc, iv)
 		}
 		reason = s.runHandler(ctx, sc)
 		sc.Close()
-		pingWG.Wait()
+		stopPings()
 	}
 	sc.Close()
 	if reason == nil || errors.Is(reason, ErrClosed) {
@@ -366,26 +362,37 @@ func (s *Server) pingInterval() time.Duration {
 	return idle / 3
 }
 
-// pingLoop sends a PingRequest every interval once the client is
-// connected, until the conn ends.
-func (s *Server) pingLoop(sc *ServerConn, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-sc.closed:
+// startPings sends a PingRequest every interval once the client is
+// connected, until the returned stop is called or a ping fails. A timer
+// rather than a goroutine per connection waits between pings: an idle
+// connection costs no stack for it. stop waits for a ping being sent.
+func startPings(sc *ServerConn, interval time.Duration) (stop func()) {
+	var (
+		mu      sync.Mutex // held while a ping is sent; guards the fields below
+		stopped bool
+		t       *time.Timer
+	)
+	mu.Lock()
+	defer mu.Unlock()
+	t = time.AfterFunc(interval, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
 			return
-		case <-t.C:
-			sc.mu.Lock()
-			connected := sc.connected
-			sc.mu.Unlock()
-			if !connected {
-				continue
-			}
-			if err := sc.Ping(); err != nil {
-				return
-			}
 		}
+		sc.mu.Lock()
+		connected := sc.connected
+		sc.mu.Unlock()
+		if connected && sc.Ping() != nil {
+			return
+		}
+		t.Reset(interval)
+	})
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		t.Stop()
 	}
 }
 
