@@ -38,14 +38,16 @@ SCRIPT=bench-cross-edge
 . test/load/lib.sh
 
 nats_port=$(free_port)
+etcd_port=$(free_port)
 a_port=$(free_port)
 b_port=$(free_port)
 taskset -c "$SERVER_CPU" "$OUT/bin/edge" -id edge-a -rtmp-addr "127.0.0.1:$a_port" -http-addr "127.0.0.1:$(free_port)" \
-	-embedded-nats-addr "127.0.0.1:$nats_port" -log-level warn >"$OUT/edge-a.log" 2>&1 &
+	-embedded-nats-addr "127.0.0.1:$nats_port" -embedded-etcd-addr "127.0.0.1:$etcd_port" -embedded-etcd-dir "$OUT/etcd" \
+	-log-level warn >"$OUT/edge-a.log" 2>&1 &
 pids+=("$!")
 wait_port "$a_port"
 taskset -c "$SERVER_CPU" "$OUT/bin/edge" -id edge-b -rtmp-addr "127.0.0.1:$b_port" -http-addr "127.0.0.1:$(free_port)" \
-	-nats-url "nats://127.0.0.1:$nats_port" -log-level warn >"$OUT/edge-b.log" 2>&1 &
+	-nats-url "nats://127.0.0.1:$nats_port" -etcd-endpoints "127.0.0.1:$etcd_port" -log-level warn >"$OUT/edge-b.log" 2>&1 &
 pids+=("$!")
 wait_port "$b_port"
 

@@ -92,7 +92,8 @@ run_edge() {
 	local port pid
 	port=$(free_port)
 	nice -n "$NICE" taskset -c "$SERVER_CPU" "$OUT/bin/edge" -rtmp-addr "127.0.0.1:$port" \
-		-http-addr "127.0.0.1:$(free_port)" -embedded-nats-addr "127.0.0.1:$(free_port)" -log-level error \
+		-http-addr "127.0.0.1:$(free_port)" -embedded-nats-addr "127.0.0.1:$(free_port)" \
+		-embedded-etcd-addr "127.0.0.1:$(free_port)" -embedded-etcd-dir "$OUT/etcd-edge-$1" -log-level error \
 		>"$OUT/edge-$1.log" 2>&1 &
 	pid=$!
 	pids+=("$pid")
