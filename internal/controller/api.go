@@ -44,11 +44,17 @@ type StreamStatus struct {
 	// recorded media flowing. Absent when the claim does not say.
 	Started time.Time `json:"started,omitzero"`
 	Active  time.Time `json:"active,omitzero"`
-	// Bitrate is the stream's ingest rate in bits per second; null when
-	// unknown.
+	// Bitrate is the stream's ingest rate in bits per second, as the
+	// owning edge reports it; null when the owner's registration has no
+	// figures for the stream.
 	Bitrate *float64 `json:"bitrate"`
-	// Players is the number of players per edge; null when unknown.
+	// Players is the number of players per edge id, for the edges that
+	// report players of the stream; empty when none does, null when no
+	// edge reports figures per stream at all.
 	Players map[string]int `json:"players"`
+	// BitsOut is the stream's egress rate to players, in bits per second,
+	// summed over the edges that report it; null when Players is.
+	BitsOut *float64 `json:"bits_out"`
 }
 
 // EdgeStatus is an edge in the admin API: its registration.
@@ -63,7 +69,7 @@ type EdgeStatus struct {
 	Started time.Time `json:"started,omitzero"`
 	// Draining is true while the edge moves its encoders elsewhere.
 	Draining bool `json:"draining"`
-	// Load is the edge's current work.
+	// Load is the edge's current work, in total and per stream.
 	Load cluster.Load `json:"load"`
 }
 
@@ -211,18 +217,13 @@ func (c *Controller) serveStreams(w http.ResponseWriter, r *http.Request) {
 		writeEtcdError(w, err)
 		return
 	}
-	byID := make(map[string]cluster.EdgeInfo, len(edges))
-	for _, e := range edges {
-		byID[e.ID] = e
-	}
 	q := r.URL.Query()
 	out := make([]StreamStatus, 0, len(streams))
 	for _, s := range streams {
 		if q.Has("app") && s.App != q.Get("app") || q.Has("edge") && s.Edge != q.Get("edge") {
 			continue
 		}
-		owner, ok := byID[s.Edge]
-		out = append(out, streamStatus(s, owner, ok))
+		out = append(out, streamStatus(s, edges))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -240,28 +241,49 @@ func (c *Controller) serveStream(w http.ResponseWriter, r *http.Request, app, na
 		writeError(w, http.StatusNotFound, "no stream %q/%q", app, name)
 		return
 	}
-	owner, ok, err := cluster.GetEdge(ctx, c.cfg.Etcd, c.cfg.Prefix, s.Edge)
+	edges, _, err := cluster.ListEdges(ctx, c.cfg.Etcd, c.cfg.Prefix)
 	if err != nil {
 		writeEtcdError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, streamStatus(s, owner, ok))
+	writeJSON(w, http.StatusOK, streamStatus(s, edges))
 }
 
-// streamStatus describes claim s; owner is the owning edge's registration
-// when registered.
-//
-// The registry holds per-edge totals only, so the bitrate is known when
-// the owner publishes this stream alone (its whole ingest rate is this
-// stream's), and the players per edge are not known.
-func streamStatus(s cluster.StreamInfo, owner cluster.EdgeInfo, registered bool) StreamStatus {
+// streamStatus describes claim s with the figures the registered edges
+// report for it: the bitrate the owner reports (the registration of the
+// claim's lease, so not a later incarnation of the owning edge), and the
+// players and egress of every edge. Edges report at most
+// cluster.MaxStreamLoads streams, the busiest, so a stream an edge leaves
+// out counts as no players there.
+func streamStatus(s cluster.StreamInfo, edges []cluster.EdgeInfo) StreamStatus {
 	st := StreamStatus{
 		App: s.App, Name: s.Name, Edge: s.Edge, Epoch: s.Epoch, Remote: s.Remote,
 		Started: s.Started.UTC(), Active: s.Active.UTC(),
 	}
-	if registered && owner.Lease == s.Lease && owner.Load.Publishers == 1 {
-		bitrate := owner.Load.BitsIn
-		st.Bitrate = &bitrate
+	key := cluster.StreamLoadKey(s.App, s.Name)
+	var bitsOut float64
+	for _, e := range edges {
+		if len(e.Load.Streams) == 0 {
+			continue
+		}
+		if st.Players == nil {
+			st.Players = map[string]int{}
+		}
+		sl, ok := e.Load.Streams[key]
+		if !ok {
+			continue
+		}
+		if e.ID == s.Edge && e.Lease == s.Lease {
+			bitrate := sl.BitsIn
+			st.Bitrate = &bitrate
+		}
+		if sl.Players > 0 {
+			st.Players[e.ID] = sl.Players
+		}
+		bitsOut += sl.BitsOut
+	}
+	if st.Players != nil {
+		st.BitsOut = &bitsOut
 	}
 	return st
 }

@@ -229,6 +229,17 @@ type edge struct {
 // when the test ends.
 func (e *testEnv) startEdge(t *testing.T, id string) *edge {
 	t.Helper()
+	s := e.startSession(t, id)
+	if err := s.RegisterEdge(testCtx(t), cluster.EdgeInfo{Address: id + ":1935", Version: "test", Started: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	return &edge{Session: s, id: id}
+}
+
+// startSession creates and runs a session of edge id that does not
+// register the edge; it is closed when the test ends.
+func (e *testEnv) startSession(t *testing.T, id string) *cluster.Session {
+	t.Helper()
 	s, err := cluster.NewSession(testCtx(t), cluster.Config{Client: e.cli, Prefix: e.prefix, EdgeID: id, TTL: testTTL})
 	if err != nil {
 		t.Fatal(err)
@@ -241,10 +252,7 @@ func (e *testEnv) startEdge(t *testing.T, id string) *edge {
 		s.Close(ctx)
 		<-runErr
 	})
-	if err := s.RegisterEdge(testCtx(t), cluster.EdgeInfo{Address: id + ":1935", Version: "test", Started: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	return &edge{Session: s, id: id}
+	return s
 }
 
 // claim claims a stream for the edge.

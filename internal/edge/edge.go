@@ -106,12 +106,18 @@ type Edge struct {
 	draining atomic.Bool
 	serving  atomic.Int32
 
-	rateMu          sync.Mutex // guards the bit rate sample of load
+	// rateMu guards the sample of the previous load: when it was taken,
+	// the byte totals, and the bytes counted then by each publication and
+	// relay (the streams gone since are forgotten at the next load).
+	rateMu          sync.Mutex
 	rateAt          time.Time
 	rateIn, rateOut uint64
+	ratePubs        map[*publication]uint64
+	rateRelays      map[*relay]uint64
 
-	mu      sync.Mutex // guards relays and gen
+	mu      sync.Mutex // guards relays, pubs and gen
 	relays  map[StreamKey]*relay
+	pubs    map[*publication]struct{} // the publications of every session
 	gen     uint64
 	counter counters
 }
@@ -142,6 +148,23 @@ type Stats struct {
 	// Connects, PublishesAccepted, PublishesRejected, PlaysAccepted and
 	// PlaysRejected count requests.
 	Connects, PublishesAccepted, PublishesRejected, PlaysAccepted, PlaysRejected uint64
+}
+
+// StreamStats are an Edge's counters of one stream.
+type StreamStats struct {
+	// Publishers is the number of publishes of the stream on this edge:
+	// 1, or briefly 2 while a new publisher takes it over from another
+	// one on this edge.
+	Publishers int
+	// BytesIn counts the body bytes received from those publishers since
+	// their publish started.
+	BytesIn uint64
+	// Players is the number of this edge's players of the stream.
+	Players int
+	// BytesOut counts the body bytes written to the stream's players on
+	// this edge since its relay started: since the edge went from no
+	// player of the stream to one.
+	BytesOut uint64
 }
 
 // New checks cfg and returns an Edge. It starts nothing.
@@ -184,6 +207,7 @@ func New(cfg Config) (*Edge, error) {
 			Now:              cfg.Now,
 		}),
 		relays: make(map[StreamKey]*relay),
+		pubs:   make(map[*publication]struct{}),
 	}
 	return e, nil
 }
@@ -236,19 +260,93 @@ func (e *Edge) Ready() error {
 
 // load returns the edge's work for the cluster registry: open sessions,
 // publishes and plays, and the bit rates in and out since the previous
-// call.
+// call, in total and per stream (every stream published or played here;
+// the first call has players but no rates). A publication or relay that
+// started since the previous call counts its bytes from its start; the
+// bytes of those that ended meanwhile are not counted.
 func (e *Edge) load() cluster.Load {
-	st := e.Stats()
-	now := e.now()
+	// Sample under rateMu, so that concurrent calls take their samples in
+	// the order they compute rates in.
 	e.rateMu.Lock()
 	defer e.rateMu.Unlock()
+	now := e.now()
+	st := e.Stats()
+	pubs, relays := e.streamCounters()
 	l := cluster.Load{Sessions: int(st.Sessions), Publishers: int(st.Publishers), Players: int(st.Players)}
-	if dt := now.Sub(e.rateAt).Seconds(); !e.rateAt.IsZero() && dt > 0 {
-		l.BitsIn = float64(st.BytesIn-e.rateIn) * 8 / dt
-		l.BitsOut = float64(st.BytesOut-e.rateOut) * 8 / dt
+	dt := now.Sub(e.rateAt).Seconds()
+	rated := !e.rateAt.IsZero() && dt > 0
+	rate := func(n, prev uint64) float64 {
+		if !rated || n < prev {
+			return 0
+		}
+		return float64(n-prev) * 8 / dt
+	}
+	l.BitsIn, l.BitsOut = rate(st.BytesIn, e.rateIn), rate(st.BytesOut, e.rateOut)
+	if len(pubs)+len(relays) > 0 {
+		l.Streams = make(map[string]cluster.StreamLoad, len(pubs)+len(relays))
+	}
+	for p, n := range pubs {
+		k := cluster.StreamLoadKey(p.key.App, p.key.Name)
+		sl := l.Streams[k]
+		sl.BitsIn += rate(n, e.ratePubs[p])
+		l.Streams[k] = sl
+	}
+	for r, c := range relays {
+		k := cluster.StreamLoadKey(r.key.App, r.key.Name)
+		sl := l.Streams[k]
+		sl.BitsOut += rate(c.bytes, e.rateRelays[r])
+		sl.Players += c.players
+		l.Streams[k] = sl
 	}
 	e.rateAt, e.rateIn, e.rateOut = now, st.BytesIn, st.BytesOut
+	e.ratePubs = pubs
+	e.rateRelays = make(map[*relay]uint64, len(relays))
+	for r, c := range relays {
+		e.rateRelays[r] = c.bytes
+	}
 	return l
+}
+
+// relayCount is a relay's counters at one moment.
+type relayCount struct {
+	players int
+	bytes   uint64
+}
+
+// streamCounters returns the bytes counted by every publication of the
+// edge and the counters of every relay, now.
+func (e *Edge) streamCounters() (map[*publication]uint64, map[*relay]relayCount) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	pubs := make(map[*publication]uint64, len(e.pubs))
+	for p := range e.pubs {
+		pubs[p] = p.bytes.Load()
+	}
+	relays := make(map[*relay]relayCount, len(e.relays))
+	for _, r := range e.relays {
+		relays[r] = relayCount{players: r.players, bytes: r.bytesOut.Load()}
+	}
+	return pubs, relays
+}
+
+// StreamStats returns the counters of every stream published on the edge
+// or played from it now.
+func (e *Edge) StreamStats() map[StreamKey]StreamStats {
+	pubs, relays := e.streamCounters()
+	out := make(map[StreamKey]StreamStats, len(pubs)+len(relays))
+	for p, n := range pubs {
+		s := out[p.key]
+		s.Publishers++
+		s.BytesIn += n
+		out[p.key] = s
+	}
+	for r, c := range relays {
+		s := out[r.key]
+		s.Players += c.players
+		s.BytesOut += c.bytes
+		out[r.key] = s
+	}
+	return out
 }
 
 // HealthHandler serves /healthz (the process is alive: always 200) and

@@ -120,6 +120,9 @@ type clusterOpts struct {
 	Policy Policy
 	// OnDrain is called when a drain is requested through etcd.
 	OnDrain func()
+	// RegistryInterval is how often the edge rewrites its registration;
+	// zero means DefaultRegistryInterval.
+	RegistryInterval time.Duration
 }
 
 // clusterEdge is a testEdge that is a member of a cluster.
@@ -157,6 +160,7 @@ func startClusterEdge(t testing.TB, ns *natstest.Server, es *etcdtest.Server, na
 		Client: cli, EdgeID: name, Address: name + ":1935", TTL: o.TTL, Policy: o.Policy,
 		NATS: ns.Connect(t), SilenceWindow: 500 * time.Millisecond,
 		ReconnectGrace: 3 * time.Second, OnDrain: o.OnDrain, Logger: testLogger(t, name),
+		RegistryInterval: o.RegistryInterval,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tributary-media/tributary/internal/fanout"
@@ -29,6 +30,10 @@ type relay struct {
 	done   chan struct{} // closed when run has returned
 
 	players int // guarded by e.mu
+
+	// bytesOut counts the body bytes written to the relay's players; the
+	// players' sinks add to it, Edge.load reads it.
+	bytesOut atomic.Uint64
 
 	mu     sync.Mutex // guards the fields below; taken by the bus handler
 	pub    *fanout.Publisher

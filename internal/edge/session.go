@@ -52,6 +52,9 @@ type publication struct {
 	lost   <-chan struct{} // claim.Lost()
 	errs   uint64          // bus errors, logged once per streak
 	frames uint64
+
+	// bytes counts the body bytes received; Edge.load reads it.
+	bytes atomic.Uint64
 }
 
 // playback is a stream played by the session.
@@ -171,6 +174,7 @@ func (s *session) handle(ctx context.Context, m *rtmp.Message) error {
 		p.claim.Active(now)
 		s.e.counter.framesIn.Add(1)
 		s.e.counter.bytesIn.Add(uint64(len(m.Payload)))
+		p.bytes.Add(uint64(len(m.Payload)))
 		if _, err := p.bp.PublishFrame(typ, m.Timestamp, m.Payload, now); err != nil {
 			s.e.counter.busErrors.Add(1)
 			if p.errs == 0 {
@@ -272,6 +276,9 @@ func (s *session) publish(ctx context.Context, req *rtmp.PublishRequest) error {
 		}
 	}()
 	s.pubs[req.StreamID] = p
+	e.mu.Lock()
+	e.pubs[p] = struct{}{}
+	e.mu.Unlock()
 	e.counter.publishers.Add(1)
 	e.counter.publishesAccepted.Add(1)
 	log.Info("publish started", "epoch", claim.Epoch(), "type", req.Type)
@@ -287,6 +294,9 @@ func (s *session) unpublish(id uint32, clean bool, why string) {
 		return
 	}
 	delete(s.pubs, id)
+	s.e.mu.Lock()
+	delete(s.e.pubs, p)
+	s.e.mu.Unlock()
 	p.stop()
 	var err error
 	if clean {
@@ -325,7 +335,7 @@ func (s *session) play(ctx context.Context, req *rtmp.PlayRequest) error {
 		e.releaseRelay(r)
 		return err
 	}
-	sink := &playSink{s: s, streamID: req.StreamID}
+	sink := &playSink{s: s, r: r, streamID: req.StreamID}
 	pl := e.hub.Play(r.hubKey, sink)
 	s.plays[req.StreamID] = &playback{key: key, r: r, pl: pl}
 	e.counter.players.Add(1)

@@ -14,6 +14,7 @@ var errPlayerTooSlowSession = fanout.ErrPlayerTooSlow
 // goroutine calls WriteFrame and Notify.
 type playSink struct {
 	s        *session
+	r        *relay // the relay the player plays from: it counts the bytes out
 	streamID uint32
 
 	// Timestamps continue across a new publish: after an event, the next
@@ -48,6 +49,7 @@ func (k *playSink) WriteFrame(f *fanout.Frame) error {
 	c := &k.s.e.counter
 	c.framesOut.Add(1)
 	c.bytesOut.Add(uint64(len(f.Payload)))
+	k.r.bytesOut.Add(uint64(len(f.Payload)))
 	return nil
 }
 

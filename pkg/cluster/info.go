@@ -1,8 +1,11 @@
 package cluster
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -21,6 +24,114 @@ type Load struct {
 	BitsIn float64 `json:"bits_in"`
 	// BitsOut is the egress rate, in bits per second.
 	BitsOut float64 `json:"bits_out"`
+	// Streams is the work per stream, keyed by StreamLoadKey: every stream
+	// published on the edge or played from it, up to the bounds of
+	// Bounded. Absent when the edge has no stream, or does not report
+	// them.
+	Streams map[string]StreamLoad `json:"streams,omitempty"`
+}
+
+// StreamLoad is what an edge reports about one stream.
+type StreamLoad struct {
+	// BitsIn is the ingest rate of the stream when it is published on
+	// this edge, in bits per second; 0 otherwise.
+	BitsIn float64 `json:"bits_in"`
+	// BitsOut is the egress rate of the stream to this edge's players, in
+	// bits per second.
+	BitsOut float64 `json:"bits_out"`
+	// Players is the number of this edge's players of the stream.
+	Players int `json:"players"`
+}
+
+// Bounds of Load.Streams in a registration: the value of an edge key
+// stays far below etcd's default request limit (1.5 MiB) whatever the
+// number of streams and the length of their names.
+const (
+	// MaxStreamLoads is the most entries of Load.Streams a registration
+	// holds.
+	MaxStreamLoads = 1000
+	// MaxStreamLoadBytes is the most bytes the entries of Load.Streams
+	// take in a registration's JSON.
+	MaxStreamLoadBytes = 512 << 10
+)
+
+// maxStreamLoadValueBytes is the most bytes a StreamLoad takes in JSON:
+// 35 bytes of names and punctuation, two float64 of at most 25 bytes each
+// and an int of at most 20 bytes.
+const maxStreamLoadValueBytes = 105
+
+// Bounded returns l with Streams cut to the busiest streams that fit
+// MaxStreamLoads entries and MaxStreamLoadBytes bytes of JSON: the
+// streams with the most players first, then those with the most bits in
+// and out, then in key order. A cut Load has a new Streams map; l's map
+// is never changed. Session.RegisterEdge writes bounded loads.
+func (l Load) Bounded() Load {
+	if len(l.Streams) == 0 {
+		return l
+	}
+	size := 0
+	for k := range l.Streams {
+		size += streamLoadBytes(k)
+	}
+	if len(l.Streams) <= MaxStreamLoads && size <= MaxStreamLoadBytes {
+		return l
+	}
+	keys := make([]string, 0, len(l.Streams))
+	for k := range l.Streams {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		x, y := l.Streams[a], l.Streams[b]
+		if c := cmp.Compare(y.Players, x.Players); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(y.BitsIn+y.BitsOut, x.BitsIn+x.BitsOut); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	kept := make(map[string]StreamLoad, min(len(keys), MaxStreamLoads))
+	size = 0
+	for _, k := range keys {
+		n := streamLoadBytes(k)
+		if len(kept) == MaxStreamLoads || size+n > MaxStreamLoadBytes {
+			break
+		}
+		kept[k] = l.Streams[k]
+		size += n
+	}
+	l.Streams = kept
+	return l
+}
+
+// streamLoadBytes returns the most bytes the entry of key k takes in the
+// JSON of Load.Streams: the quoted key, a colon, the value and a comma.
+func streamLoadBytes(k string) int {
+	q, _ := json.Marshal(k) // a string always marshals
+	return len(q) + 1 + maxStreamLoadValueBytes + 1
+}
+
+// StreamLoadKey returns the key of a stream in Load.Streams:
+// "<escaped app>/<escaped name>", each part escaped by EscapeSegment, as
+// in the stream's claim key.
+func StreamLoadKey(app, name string) string {
+	return EscapeSegment(app) + "/" + EscapeSegment(name)
+}
+
+// ParseStreamLoadKey returns the application and stream name of a key made
+// by StreamLoadKey. It fails for any other string.
+func ParseStreamLoadKey(k string) (app, name string, err error) {
+	a, n, ok := strings.Cut(k, "/")
+	if !ok || strings.Contains(n, "/") {
+		return "", "", fmt.Errorf("cluster: stream load key %q: want two segments", k)
+	}
+	if app, err = UnescapeSegment(a); err != nil {
+		return "", "", fmt.Errorf("cluster: stream load key %q: application: %w", k, err)
+	}
+	if name, err = UnescapeSegment(n); err != nil {
+		return "", "", fmt.Errorf("cluster: stream load key %q: stream name: %w", k, err)
+	}
+	return app, name, nil
 }
 
 // EdgeInfo is an edge's registration, the JSON value of its key.
@@ -114,8 +225,13 @@ func decodeEdge(prefix string, kv *mvccpb.KeyValue) (EdgeInfo, error) {
 	return info, nil
 }
 
-// encode marshals a value for etcd; the types here always marshal.
+// encode marshals a value for etcd; the types here always marshal. An
+// edge registration is written with its load bounded (Load.Bounded).
 func encode(v any) (string, error) {
+	if info, ok := v.(EdgeInfo); ok {
+		info.Load = info.Load.Bounded()
+		v = info
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return "", fmt.Errorf("cluster: encode %T: %w", v, err)

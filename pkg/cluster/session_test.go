@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -372,7 +373,7 @@ func TestRegisterEdge(t *testing.T) {
 	}
 	info.ID = "edge/a"
 	info.Lease, info.ModRevision = a.Lease(), got.ModRevision
-	if got != info {
+	if !reflect.DeepEqual(got, info) {
 		t.Fatalf("GetEdge = %+v, want %+v", got, info)
 	}
 	info.Draining = true
