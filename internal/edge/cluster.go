@@ -31,6 +31,10 @@ const (
 	PolicyTakeover
 )
 
+// DefaultRegistryInterval is how often an edge rewrites its registration
+// with its current load.
+const DefaultRegistryInterval = 5 * time.Second
+
 // DefaultSilenceWindow is how long the reject policy watches the bus for a
 // live owner's frames before it lets a new publisher take over. Encoders
 // send tens of messages a second; a second without one means the owner's
@@ -70,6 +74,10 @@ type ClusterConfig struct {
 	Version string
 	// TTL is the lease TTL; zero means cluster.DefaultTTL.
 	TTL time.Duration
+	// RegistryInterval is how often the edge rewrites its registration
+	// with its current load (the rates it shows are averages over it);
+	// zero means DefaultRegistryInterval.
+	RegistryInterval time.Duration
 	// Policy decides duplicate publishes.
 	Policy Policy
 	// ReconnectGrace is how long an owner may go without media before a
@@ -128,6 +136,9 @@ func NewCluster(cfg ClusterConfig) (*Cluster, error) {
 	}
 	if cfg.SilenceWindow <= 0 {
 		cfg.SilenceWindow = DefaultSilenceWindow
+	}
+	if cfg.RegistryInterval <= 0 {
+		cfg.RegistryInterval = DefaultRegistryInterval
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -213,7 +224,7 @@ func (c *Cluster) runSession(ctx context.Context) error {
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go c.watchDrain(wctx)
-	tick := time.NewTicker(5 * time.Second)
+	tick := time.NewTicker(c.cfg.RegistryInterval)
 	defer tick.Stop()
 	for {
 		select {
@@ -292,9 +303,9 @@ func (c *Cluster) Close(ctx context.Context) error {
 // Claim implements Ownership: it claims the stream in etcd, and applies
 // the publish policy when another publisher owns it.
 func (c *Cluster) Claim(ctx context.Context, key StreamKey, info ClaimInfo) (Claim, error) {
-	s := c.sess.Load()
-	if s == nil {
-		return nil, errors.New("edge: not in the cluster yet")
+	s, err := c.session(ctx)
+	if err != nil {
+		return nil, err
 	}
 	req := cluster.ClaimRequest{Remote: info.RemoteAddr}
 	cl, err := s.Claim(ctx, key.App, key.Name, req)
@@ -334,6 +345,26 @@ func (c *Cluster) takeover(ctx context.Context, s *cluster.Session, key StreamKe
 			owner = *ce.Owner
 		default:
 			return nil, fmt.Errorf("%w (another publisher won it)", ErrStreamBusy)
+		}
+	}
+}
+
+// session returns the live session, waiting (bounded by ctx) while the
+// edge joins the cluster or replaces a lost lease: a publish that arrives
+// meanwhile is answered once the edge can claim, not refused.
+func (c *Cluster) session(ctx context.Context) (*cluster.Session, error) {
+	for {
+		if s := c.sess.Load(); s != nil {
+			select {
+			case <-s.Done():
+			default:
+				return s, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("edge: not in the cluster: %w", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }
