@@ -12,10 +12,12 @@
 //	go run ./cmd/edge -nats-url nats://127.0.0.1:4222 -etcd-endpoints 127.0.0.1:2379
 //	curl -s localhost:8081/api/v1/streams
 //
-// Or the other way round, with the edge's embedded servers:
+// An edge that starts the embedded etcd server runs a controller of its
+// own, with its admin API on :8081; more replicas join its servers on
+// other addresses:
 //
 //	go run ./cmd/edge
-//	go run ./cmd/controller -nats-url nats://127.0.0.1:4222 -etcd-endpoints 127.0.0.1:2379
+//	go run ./cmd/controller -id ctl-2 -http-addr :8083 -nats-url nats://127.0.0.1:4222 -etcd-endpoints 127.0.0.1:2379
 //
 // Every flag can also be set in the YAML file given by -config and in a
 // TRIBUTARY_* environment variable; controller -h lists them. Variables of
@@ -30,8 +32,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -143,60 +143,31 @@ func serve(ctx context.Context, cfg config.Controller, log *slog.Logger) error {
 	}
 	defer etcd.Close()
 
-	ctl, err := controller.New(controller.Config{
-		Etcd:           etcd,
-		NATS:           nc,
-		Prefix:         cfg.BusPrefix,
-		ID:             cfg.ID,
-		LeaseTTL:       cfg.LeaseTTL,
-		ReconnectGrace: cfg.ReconnectGrace,
-		ReapGrace:      cfg.ReapGrace,
-		Logger:         log,
+	// NewServer opens the listener, so that a taken port fails before
+	// anything runs.
+	srv, err := controller.NewServer(controller.ServerConfig{
+		Config: controller.Config{
+			Etcd:           etcd,
+			NATS:           nc,
+			Prefix:         cfg.BusPrefix,
+			ID:             cfg.ID,
+			LeaseTTL:       cfg.LeaseTTL,
+			ReconnectGrace: cfg.ReconnectGrace,
+			ReapGrace:      cfg.ReapGrace,
+			Logger:         log,
+		},
+		Addr: cfg.HTTPAddr,
 	})
 	if err != nil {
 		return err
 	}
-
-	// The listener first, so that a taken port fails before anything runs.
-	hl, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("http listener: %w", err)
-	}
-	httpSrv := &http.Server{Handler: ctl.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	httpErr := make(chan error, 1)
-	go func() {
-		if err := httpSrv.Serve(hl); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			httpErr <- err
-		}
-		close(httpErr)
-	}()
-	log.Info("admin API started", "addr", hl.Addr().String(), "try", "curl -s http://"+hostPort(hl.Addr())+"/api/v1/streams")
-
-	runCtx, stopRun := context.WithCancel(context.Background())
-	defer stopRun()
-	runDone := make(chan error, 1)
-	go func() { runDone <- ctl.Run(runCtx) }()
-
-	var runErr error
-	select {
-	case <-ctx.Done():
+	stopNotice := context.AfterFunc(ctx, func() {
 		log.Info("shutting down: resigning the leadership (a second signal exits at once)")
-	case err := <-httpErr:
-		runErr = fmt.Errorf("http server: %w", err)
-		log.Error("http server failed, shutting down", "err", err)
-	case err := <-runDone:
-		// Run returns only when its context ends; anything else is a bug
-		// worth stopping for.
-		runDone <- err
-		runErr = fmt.Errorf("controller ended early: %w", err)
-	}
-	stopRun()
-	if err := <-runDone; err != nil && runErr == nil {
-		runErr = err
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	httpSrv.Shutdown(sctx)
-	cancel()
+	})
+	defer stopNotice()
+	// Run resigns the leadership and stops the HTTP server before it
+	// returns; the clients close after it.
+	runErr := srv.Run(ctx)
 	if err := nc.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 		log.Warn("bus drain", "err", err)
 	}
@@ -245,16 +216,4 @@ func waitClosed(nc *nats.Conn, d time.Duration) {
 	for !nc.IsClosed() && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// hostPort returns a dialable host:port for a listen address.
-func hostPort(a net.Addr) string {
-	host, port, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return a.String()
-	}
-	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-		host = "127.0.0.1"
-	}
-	return net.JoinHostPort(host, port)
 }

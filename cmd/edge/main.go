@@ -3,14 +3,18 @@
 // the bus, whichever edge the stream is published on.
 //
 // With no -nats-url it starts an embedded NATS server, and with no
-// -etcd-endpoints an embedded etcd server, so one command runs a working
-// system:
+// -etcd-endpoints an embedded etcd server and, in the same process, a
+// controller (leader election, reaper, stream events) whose admin API is
+// on -controller-addr (:8081), so one command runs the whole system:
 //
 //	go run ./cmd/edge
 //	ffmpeg -re -i input.mp4 -c copy -f flv rtmp://127.0.0.1:1935/live/test
 //	ffplay rtmp://127.0.0.1:1935/live/test
+//	curl -s localhost:8081/api/v1/streams
 //
-// A second edge on the same machine joins the first one's bus:
+// A second edge on the same machine joins the first one's bus and etcd
+// (an edge given -etcd-endpoints runs no controller; cmd/controller runs
+// them on their own):
 //
 //	go run ./cmd/edge -id edge-b -rtmp-addr :1936 -http-addr :8082 \
 //	    -nats-url nats://127.0.0.1:4222 -etcd-endpoints 127.0.0.1:2379
@@ -41,6 +45,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tributary-media/tributary/internal/config"
+	"github.com/tributary-media/tributary/internal/controller"
 	"github.com/tributary-media/tributary/internal/edge"
 	"github.com/tributary-media/tributary/internal/embedded"
 	"github.com/tributary-media/tributary/pkg/bus"
@@ -83,8 +88,10 @@ func run(ctx context.Context, args, environ []string, stderr io.Writer) int {
 }
 
 // serve runs the edge until ctx ends, then shuts it down in order:
-// readiness false, stop accepting and drain the sessions, drain the bus,
-// stop the embedded NATS server, stop the HTTP server.
+// readiness false, stop accepting and drain the sessions, stop the
+// in-process controller (it resigns the leadership), drain the bus, revoke
+// the lease (releasing the claims left), stop the HTTP server, stop the
+// embedded etcd and NATS servers.
 func serve(ctx context.Context, cfg config.Edge, log *slog.Logger) error {
 	log.Info("edge starting", "version", version, "rtmp_addr", cfg.RTMPAddr, "rtmps_addr", cfg.RTMPSAddr, "http_addr", cfg.HTTPAddr)
 
@@ -114,7 +121,8 @@ func serve(ctx context.Context, cfg config.Edge, log *slog.Logger) error {
 
 	// Cluster state: an external etcd, or one in this process.
 	endpoints := cfg.EtcdEndpointList()
-	if len(endpoints) == 0 {
+	embeddedEtcd := len(endpoints) == 0
+	if embeddedEtcd {
 		dir := cfg.EmbeddedEtcdDir
 		if dir == "" {
 			dir = embedded.DefaultEtcdDir(cfg.EmbeddedEtcdAddr)
@@ -223,6 +231,29 @@ func serve(ctx context.Context, cfg config.Edge, log *slog.Logger) error {
 		}
 		lns = append(lns, tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}))
 	}
+	// With the embedded etcd, this process is the whole system: it runs a
+	// controller too. It shares the edge's etcd client and bus connection.
+	var ctlSrv *controller.Server
+	if embeddedEtcd && cfg.ControllerAddr != "" {
+		ctlSrv, err = controller.NewServer(controller.ServerConfig{
+			Config: controller.Config{
+				Etcd:           etcd,
+				NATS:           nc,
+				Prefix:         cfg.BusPrefix,
+				ID:             cfg.ID + "-controller",
+				LeaseTTL:       cfg.LeaseTTL,
+				ReconnectGrace: cfg.ReconnectGrace,
+				Logger:         log,
+			},
+			Addr: cfg.ControllerAddr,
+		})
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("in-process controller (-controller-addr %s; -controller-addr= runs none): %w", cfg.ControllerAddr, err)
+		}
+		// Close releases the listener if Run is never reached.
+		defer ctlSrv.Close()
+	}
 	var httpSrv *http.Server
 	if cfg.HTTPAddr != "" {
 		hl, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -253,6 +284,15 @@ func serve(ctx context.Context, cfg config.Edge, log *slog.Logger) error {
 			}
 		}()
 	}
+	// The controller has its own context: it stops after the sessions are
+	// drained, not with them.
+	ctlCtx, stopCtl := context.WithCancel(context.Background())
+	defer stopCtl()
+	var ctlDone chan error
+	if ctlSrv != nil {
+		ctlDone = make(chan error, 1)
+		go func() { ctlDone <- ctlSrv.Run(ctlCtx) }()
+	}
 	if cfg.RTMPAddr != "" {
 		log.Info("ready: publish with ffmpeg -re -i input.mp4 -c copy -f flv rtmp://" + hostPort(lns[0].Addr()) + "/live/test; play with ffplay rtmp://" + hostPort(lns[0].Addr()) + "/live/test")
 	}
@@ -262,6 +302,10 @@ func serve(ctx context.Context, cfg config.Edge, log *slog.Logger) error {
 		log.Info("shutting down: draining sessions (a second signal exits at once)", "drain_timeout", cfg.DrainTimeout)
 	case runErr = <-errc:
 		log.Error("listener failed, shutting down", "err", runErr)
+	case runErr = <-ctlDone:
+		// Run returns before its context ends only when it fails.
+		ctlDone = nil
+		log.Error("in-process controller failed, shutting down", "err", runErr)
 	}
 	e.SetDraining()
 	dctx, cancelDrain := context.WithTimeout(context.Background(), 2*time.Second)
@@ -271,6 +315,15 @@ func serve(ctx context.Context, cfg config.Edge, log *slog.Logger) error {
 	cancelDrain()
 	stopServing()
 	wg.Wait()
+	// The controller resigns the leadership while etcd and the bus are
+	// still up and before the lease is revoked, so that another replica
+	// (or the next run) leads at once, from where this one stopped.
+	if ctlDone != nil {
+		stopCtl()
+		if err := <-ctlDone; err != nil && runErr == nil {
+			runErr = err
+		}
+	}
 	if err := nc.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 		log.Warn("bus drain", "err", err)
 	}

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tributary-media/tributary/internal/config"
+	"github.com/tributary-media/tributary/internal/controller"
 	"github.com/tributary-media/tributary/internal/testutil"
 )
 
@@ -40,32 +43,43 @@ func TestMain(m *testing.M) {
 }
 
 // TestQuickStart is the README's quick start: one edge with its embedded
-// NATS, a second edge joining it with -nats-url, ffmpeg publishing to the
-// first and ffmpeg playing from the second; the recording is checked with
-// ffprobe, and both edges stop cleanly on a signal.
+// NATS, etcd and controller, a second edge joining it with -nats-url and
+// -etcd-endpoints, ffmpeg publishing to the first and ffmpeg playing from
+// the second; the first edge's admin API lists the stream while it is
+// published and says its controller leads; the recording is checked with
+// ffprobe, and both edges stop cleanly on a signal, the controller
+// resigning after the sessions are drained.
 func TestQuickStart(t *testing.T) {
 	testutil.RequireTool(t, "ffmpeg")
 	media := testutil.GenerateFLV(t, testutil.MediaOptions{Duration: 5 * time.Second})
 	src := testutil.Probe(t, media)
 
-	natsAddr, etcdAddr := testutil.FreeAddr(t), testutil.FreeAddr(t)
+	natsAddr, etcdAddr, ctlAddr := testutil.FreeAddr(t), testutil.FreeAddr(t), testutil.FreeAddr(t)
 	rtmpA, httpA := testutil.FreeAddr(t), testutil.FreeAddr(t)
 	rtmpB, httpB := testutil.FreeAddr(t), testutil.FreeAddr(t)
 	a := testutil.StartCommand(t, nil, "edge-a", edgeBin, "-id", "edge-a",
 		"-rtmp-addr", rtmpA, "-http-addr", httpA, "-embedded-nats-addr", natsAddr,
-		"-embedded-etcd-addr", etcdAddr, "-embedded-etcd-dir", t.TempDir())
-	for _, msg := range []string{"started an embedded NATS server", "started an embedded etcd server"} {
+		"-embedded-etcd-addr", etcdAddr, "-embedded-etcd-dir", t.TempDir(), "-controller-addr", ctlAddr)
+	for _, msg := range []string{"started an embedded NATS server", "started an embedded etcd server", "admin API started"} {
 		if err := a.WaitStderr(msg, 30*time.Second); err != nil {
 			t.Fatal(err)
 		}
 	}
 	waitReady(t, httpA)
+	// Edge b joins an external etcd, so it runs no controller, whatever
+	// -controller-addr says: it keeps the default.
 	b := testutil.StartCommand(t, nil, "edge-b", edgeBin, "-id", "edge-b",
 		"-rtmp-addr", rtmpB, "-http-addr", httpB, "-nats-url", "nats://"+natsAddr, "-etcd-endpoints", etcdAddr)
 	waitReady(t, httpB)
 	if strings.Contains(b.Stderr(), "embedded NATS") || strings.Contains(b.Stderr(), "embedded etcd") {
 		t.Fatal("edge b started an embedded server although -nats-url and -etcd-endpoints were given")
 	}
+	api := "http://" + ctlAddr + "/api/v1/"
+	waitFor(t, 20*time.Second, "edge a's controller to lead", func() bool {
+		var st controller.LeaderStatus
+		return getJSON(t, api+"leader", &st) == http.StatusOK && st.IsLeader && st.ID != nil && *st.ID == "edge-a-controller" &&
+			st.Replica == "edge-a-controller"
+	})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -74,6 +88,18 @@ func TestQuickStart(t *testing.T) {
 	// The player waits for the stream; give it a moment to be there first.
 	time.Sleep(500 * time.Millisecond)
 	pub := testutil.FFmpegPublish(t, ctx, media, "rtmp://"+rtmpA+"/live/test")
+	waitFor(t, 30*time.Second, "the admin API to list live/test owned by edge-a", func() bool {
+		var streams []controller.StreamStatus
+		if code := getJSON(t, api+"streams", &streams); code != http.StatusOK {
+			t.Fatalf("GET %sstreams: status %d", api, code)
+		}
+		for _, st := range streams {
+			if st.App == "live" && st.Name == "test" {
+				return st.Edge == "edge-a" && st.Epoch > 0
+			}
+		}
+		return false
+	})
 	if err := pub.Wait(30 * time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -105,6 +131,19 @@ func TestQuickStart(t *testing.T) {
 	if !strings.Contains(a.Stderr(), `msg="edge stopped"`) {
 		t.Fatalf("edge a log lacks its clean stop:\n%s", a.Stderr())
 	}
+	// The controller resigns after the sessions are drained and before
+	// the edge has stopped.
+	logA := a.Stderr()
+	drain := strings.Index(logA, "shutting down: draining sessions")
+	resign := strings.Index(logA, "resigning the leadership")
+	left := strings.Index(logA, "left the leader election")
+	stopped := strings.Index(logA, `msg="edge stopped"`)
+	if drain < 0 || resign < drain || left < resign || stopped < left {
+		t.Fatalf("edge a log does not show drain, resignation, leaving the election and stop in that order:\n%s", logA)
+	}
+	if strings.Contains(b.Stderr(), "admin API") || strings.Contains(b.Stderr(), "leader election") {
+		t.Fatalf("edge b ran a controller although it joined an external etcd:\n%s", b.Stderr())
+	}
 }
 
 // TestSecondEmbeddedNATSExplains checks that a second edge started without
@@ -114,13 +153,14 @@ func TestSecondEmbeddedNATSExplains(t *testing.T) {
 	natsAddr := testutil.FreeAddr(t)
 	a := testutil.StartCommand(t, nil, "edge-a", edgeBin, "-rtmp-addr", testutil.FreeAddr(t),
 		"-http-addr", testutil.FreeAddr(t), "-embedded-nats-addr", natsAddr,
-		"-embedded-etcd-addr", testutil.FreeAddr(t), "-embedded-etcd-dir", t.TempDir())
+		"-embedded-etcd-addr", testutil.FreeAddr(t), "-embedded-etcd-dir", t.TempDir(), "-controller-addr", testutil.FreeAddr(t))
 	if err := a.WaitStderr("started an embedded NATS server", 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	var stderr bytes.Buffer
 	code := run(context.Background(), []string{"-rtmp-addr", testutil.FreeAddr(t), "-http-addr", testutil.FreeAddr(t),
-		"-embedded-nats-addr", natsAddr, "-embedded-etcd-addr", testutil.FreeAddr(t), "-embedded-etcd-dir", t.TempDir()}, nil, &stderr)
+		"-embedded-nats-addr", natsAddr, "-embedded-etcd-addr", testutil.FreeAddr(t), "-embedded-etcd-dir", t.TempDir(),
+		"-controller-addr", ""}, nil, &stderr)
 	if code != 1 || !strings.Contains(stderr.String(), "-nats-url nats://"+natsAddr) {
 		t.Fatalf("exit %d, log:\n%s\nwant exit 1 and a hint to use -nats-url nats://%s", code, stderr.String(), natsAddr)
 	}
@@ -141,6 +181,9 @@ func TestConfigErrors(t *testing.T) {
 		{"environment typo", nil, []string{"TRIBUTARY_RTMP_ADRR=:1935"}, []string{"TRIBUTARY_RTMP_ADRR"}},
 		{"rtmps without certificate", []string{"-rtmps-addr", "127.0.0.1:0"}, nil, []string{"tls-cert", "tls-key"}},
 		{"missing config file", []string{"-config", "/nonexistent/edge.yaml"}, nil, []string{"/nonexistent/edge.yaml"}},
+		{"controller on the health address", []string{"-controller-addr", ":8080"}, nil,
+			[]string{`-controller-addr: ":8080" is also the address of -http-addr`}},
+		{"bad controller address", nil, []string{"TRIBUTARY_CONTROLLER_ADDR=8081"}, []string{"-controller-addr", "TRIBUTARY_CONTROLLER_ADDR"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -165,7 +208,8 @@ func TestHelp(t *testing.T) {
 	if code := run(context.Background(), []string{"-h"}, nil, &stderr); code != 0 {
 		t.Fatalf("-h: exit %d", code)
 	}
-	for _, w := range []string{"-rtmp-addr", "TRIBUTARY_RTMP_ADDR", "-nats-url", "TRIBUTARY_NATS_URL", "-embedded-nats-addr", "-log-format"} {
+	for _, w := range []string{"-rtmp-addr", "TRIBUTARY_RTMP_ADDR", "-nats-url", "TRIBUTARY_NATS_URL", "-embedded-nats-addr", "-log-format",
+		"-controller-addr", "TRIBUTARY_CONTROLLER_ADDR"} {
 		if !strings.Contains(stderr.String(), w) {
 			t.Errorf("help lacks %q", w)
 		}
@@ -173,12 +217,13 @@ func TestHelp(t *testing.T) {
 }
 
 // TestEnvAndFile runs an edge in-process configured by a YAML file and the
-// environment only, and checks it serves where they say.
+// environment only, and checks it serves where they say: health and the
+// in-process controller's API.
 func TestEnvAndFile(t *testing.T) {
-	httpAddr := testutil.FreeAddr(t)
+	httpAddr, ctlAddr := testutil.FreeAddr(t), testutil.FreeAddr(t)
 	file := filepath.Join(t.TempDir(), "edge.yaml")
-	yaml := fmt.Sprintf("id: from-file\nrtmp_addr: %q\nembedded_nats_addr: %q\nembedded_etcd_addr: %q\nembedded_etcd_dir: %q\nlog_format: json\n",
-		testutil.FreeAddr(t), testutil.FreeAddr(t), testutil.FreeAddr(t), t.TempDir())
+	yaml := fmt.Sprintf("id: from-file\nrtmp_addr: %q\nembedded_nats_addr: %q\nembedded_etcd_addr: %q\nembedded_etcd_dir: %q\ncontroller_addr: %q\nlog_format: json\n",
+		testutil.FreeAddr(t), testutil.FreeAddr(t), testutil.FreeAddr(t), t.TempDir(), ctlAddr)
 	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -189,6 +234,7 @@ func TestEnvAndFile(t *testing.T) {
 		done <- run(ctx, nil, []string{"TRIBUTARY_CONFIG=" + file, "TRIBUTARY_HTTP_ADDR=" + httpAddr}, &stderr)
 	}()
 	waitReady(t, httpAddr)
+	waitReady(t, ctlAddr)
 	cancel()
 	select {
 	case code := <-done:
@@ -200,6 +246,33 @@ func TestEnvAndFile(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), `"edge":"from-file"`) {
 		t.Fatalf("log does not show the id and JSON format from the file:\n%s", stderr.String())
+	}
+}
+
+// TestControllerAddrTaken runs an edge in-process whose controller address
+// is taken: it fails before serving, says which setting to change, and
+// releases what it started, so that the same addresses work at once.
+func TestControllerAddrTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	rtmpAddr, httpAddr := testutil.FreeAddr(t), testutil.FreeAddr(t)
+	args := []string{"-rtmp-addr", rtmpAddr, "-http-addr", httpAddr, "-embedded-nats-addr", testutil.FreeAddr(t),
+		"-embedded-etcd-addr", testutil.FreeAddr(t), "-embedded-etcd-dir", t.TempDir()}
+	var stderr bytes.Buffer
+	code := run(context.Background(), append(args, "-controller-addr", ln.Addr().String()), nil, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "-controller-addr "+ln.Addr().String()) ||
+		!strings.Contains(stderr.String(), "-controller-addr= runs none") {
+		t.Fatalf("exit %d, log:\n%s\nwant exit 1 and the -controller-addr setting named", code, stderr.String())
+	}
+	for _, addr := range []string{rtmpAddr, httpAddr} {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatalf("%s still taken after the edge failed: %v", addr, err)
+		}
+		l.Close()
 	}
 }
 
@@ -223,6 +296,33 @@ func waitReady(t *testing.T, addr string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// waitFor polls cond until it holds, failing the test after within.
+func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, within)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// getJSON gets url and decodes its JSON answer into v; it returns the
+// status.
+func getJSON(t *testing.T, url string, v any) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: decode: %v", url, err)
+	}
+	return resp.StatusCode
 }
 
 // TestReadmeListsSettings keeps the README's settings table equal to what

@@ -61,6 +61,12 @@ type Edge struct {
 	// means a directory per address under the user's cache directory, so
 	// that stream epochs keep growing across restarts.
 	EmbeddedEtcdDir string
+	// ControllerAddr is the admin API listen address of the controller
+	// the edge runs in-process when it runs the embedded etcd server
+	// (EtcdEndpoints empty), so that one command runs the whole system;
+	// "" runs none. With EtcdEndpoints set it is not used: controllers
+	// then run as their own program.
+	ControllerAddr string
 	// LeaseTTL is the TTL of the edge's etcd lease: how long its claims
 	// outlive it when it dies without releasing them.
 	LeaseTTL time.Duration
@@ -105,6 +111,7 @@ func DefaultEdge() Edge {
 		EmbeddedNATSAddr: "127.0.0.1:4222",
 		BusPrefix:        "tributary",
 		EmbeddedEtcdAddr: "127.0.0.1:2379",
+		ControllerAddr:   ":8081",
 		LeaseTTL:         5 * time.Second,
 		PublishPolicy:    "reject",
 		ReconnectGrace:   10 * time.Second,
@@ -152,6 +159,8 @@ func (e *Edge) fields() *fieldSet {
 		"client address of the embedded etcd server (used when -etcd-endpoints is empty)")
 	fs.str(&e.EmbeddedEtcdDir, "embedded-etcd-dir", "embedded_etcd_dir",
 		`data directory of the embedded etcd server ("" = one per address under the user cache directory)`)
+	fs.str(&e.ControllerAddr, "controller-addr", "controller_addr",
+		`admin API address of the controller the edge runs in-process when it runs the embedded etcd server ("" = none); with -etcd-endpoints set, run cmd/controller instead`)
 	fs.duration(&e.LeaseTTL, "lease-ttl", "lease_ttl",
 		"TTL of the edge's etcd lease: how long the claims of a dead edge last (whole seconds, at least 2s)")
 	fs.str(&e.PublishPolicy, "publish-policy", "publish_policy",
@@ -277,6 +286,9 @@ func (e Edge) Validate() error {
 	} else {
 		p.add("embedded-etcd-addr", checkAddr(e.EmbeddedEtcdAddr))
 	}
+	if e.ControllerAddr != "" {
+		p.add("controller-addr", checkAddr(e.ControllerAddr))
+	}
 	if e.LeaseTTL < 2*time.Second {
 		p.addf("lease-ttl", "%s: must be at least 2s", e.LeaseTTL)
 	}
@@ -316,7 +328,9 @@ func (e Edge) Validate() error {
 		listeners = append(listeners, listener{"embedded-nats-addr", e.EmbeddedNATSAddr})
 	}
 	if e.EtcdEndpoints == "" {
-		listeners = append(listeners, listener{"embedded-etcd-addr", e.EmbeddedEtcdAddr})
+		// The in-process controller runs only with the embedded etcd.
+		listeners = append(listeners, listener{"embedded-etcd-addr", e.EmbeddedEtcdAddr},
+			listener{"controller-addr", e.ControllerAddr})
 	}
 	for i, a := range listeners {
 		for _, b := range listeners[:i] {

@@ -21,7 +21,7 @@ func TestDefaultEdge(t *testing.T) {
 	}
 	want := Edge{
 		ID: e.ID, RTMPAddr: ":1935", HTTPAddr: ":8080", EmbeddedNATSAddr: "127.0.0.1:4222",
-		BusPrefix: "tributary", EmbeddedEtcdAddr: "127.0.0.1:2379", LeaseTTL: 5 * time.Second, PublishPolicy: "reject",
+		BusPrefix: "tributary", EmbeddedEtcdAddr: "127.0.0.1:2379", ControllerAddr: ":8081", LeaseTTL: 5 * time.Second, PublishPolicy: "reject",
 		ReconnectGrace: 10 * time.Second, GOPCache: 8 * MiB, PlayerQueue: 16 * MiB,
 		PlayerMaxLag: 10 * time.Second, DrainTimeout: 30 * time.Second, LogLevel: "info", LogFormat: "text",
 	}
@@ -55,6 +55,7 @@ log_format: json
 		"TRIBUTARY_GOP_CACHE=2MiB",
 		"TRIBUTARY_MAX_CONNS=200",
 		"TRIBUTARY_DRAIN_TIMEOUT=0s",
+		"TRIBUTARY_CONTROLLER_ADDR=127.0.0.1:9081",
 	}
 	args := []string{"-id", "edge-from-flag", "-max-conns=300", "-player-max-lag", "3s", "-log-level", "debug"}
 	got, err := LoadEdge("edge", args, env, nil)
@@ -71,6 +72,7 @@ log_format: json
 	want.PlayerQueue = 2 * MiB                            // file, plain integer
 	want.MaxConns = 300                                   // flag > env > file
 	want.DrainTimeout = 0                                 // env
+	want.ControllerAddr = "127.0.0.1:9081"                // env
 	want.PlayerMaxLag = 3 * time.Second                   // flag
 	want.LogLevel, want.LogFormat = "debug", "json"       // flag, file
 	if !reflect.DeepEqual(got, want) {
@@ -82,13 +84,13 @@ log_format: json
 }
 
 func TestLoadEdgeEmptyFlagOverride(t *testing.T) {
-	path := writeFile(t, "edge.yaml", "nats_url: nats://file:4222\nrtmps_addr: ':1936'\ntls_cert: c.pem\ntls_key: k.pem\n")
+	path := writeFile(t, "edge.yaml", "nats_url: nats://file:4222\nrtmps_addr: ':1936'\ntls_cert: c.pem\ntls_key: k.pem\ncontroller_addr: ':9081'\n")
 	env := []string{"TRIBUTARY_NATS_URL=nats://env:4222"}
-	got, err := LoadEdge("edge", []string{"-config", path, "-nats-url=", "-rtmp-addr="}, env, nil)
+	got, err := LoadEdge("edge", []string{"-config", path, "-nats-url=", "-rtmp-addr=", "-controller-addr="}, env, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.NATSURL != "" || got.NATSURLs() != nil || got.RTMPAddr != "" || got.RTMPSAddr != ":1936" {
+	if got.NATSURL != "" || got.NATSURLs() != nil || got.RTMPAddr != "" || got.RTMPSAddr != ":1936" || got.ControllerAddr != "" {
 		t.Fatalf("got %+v", got)
 	}
 }
@@ -162,6 +164,7 @@ func TestValidateReportsEverything(t *testing.T) {
 		NATSURL:          "http://nats:4222,nats://:4222",
 		BusPrefix:        "",
 		EtcdEndpoints:    "etcd:2379,grpc://etcd:2379,etcd",
+		ControllerAddr:   "8081",
 		LeaseTTL:         time.Second,
 		PublishPolicy:    "newest",
 		ReconnectGrace:   -time.Second,
@@ -185,6 +188,7 @@ func TestValidateReportsEverything(t *testing.T) {
 		"config: -bus-prefix: empty; want one or more of A-Z, a-z, 0-9, '_', '-'",
 		`config: -etcd-endpoints: "grpc://etcd:2379": scheme "grpc" is not one of http, https`,
 		`config: -etcd-endpoints: "etcd": no port (etcd serves clients on 2379 by default)`,
+		`config: -controller-addr: "8081": missing port in address`,
 		"config: -lease-ttl: 1s: must be at least 2s",
 		`config: -publish-policy: "newest": must be reject or takeover`,
 		"config: -reconnect-grace: -1s: must be greater than 0",
@@ -248,6 +252,17 @@ func TestValidateCases(t *testing.T) {
 		{name: "NATS URL only commas", mod: func(e *Edge) { e.NATSURL = " , " }, want: `-nats-url: " , " holds no URL`},
 		{name: "NATS URL bad port", mod: func(e *Edge) { e.NATSURL = "nats://a:99999" }, want: `-nats-url: "nats://a:99999": port 99999 is out of range 1-65535`},
 		{name: "NATS URL unparsable", mod: func(e *Edge) { e.NATSURL = "nats://a b" }, want: `-nats-url: "nats://a b": invalid character " " in host name`},
+		{name: "no controller", mod: func(e *Edge) { e.ControllerAddr = "" }},
+		{name: "controller address", mod: func(e *Edge) { e.ControllerAddr = "127.0.0.1:0" }},
+		{name: "controller address bad", mod: func(e *Edge) { e.ControllerAddr = "localhost" }, want: `-controller-addr: "localhost": missing port in address`},
+		{name: "controller address bad with external etcd", mod: func(e *Edge) { e.ControllerAddr, e.EtcdEndpoints = ":99999", "etcd:2379" },
+			want: `-controller-addr: ":99999": port 99999 is out of range 0-65535`},
+		{name: "controller and HTTP clash", mod: func(e *Edge) { e.ControllerAddr = ":8080" }, want: `-controller-addr: ":8080" is also the address of -http-addr`},
+		{name: "controller and embedded etcd clash", mod: func(e *Edge) { e.ControllerAddr = "127.0.0.1:2379" },
+			want: `-controller-addr: "127.0.0.1:2379" is also the address of -embedded-etcd-addr`},
+		{name: "controller and embedded NATS clash", mod: func(e *Edge) { e.EmbeddedNATSAddr = ":8081" },
+			want: `-controller-addr: ":8081" is also the address of -embedded-nats-addr`},
+		{name: "controller address unused with external etcd", mod: func(e *Edge) { e.ControllerAddr, e.EtcdEndpoints = ":8080", "etcd:2379" }},
 		{name: "id 128 bytes", mod: func(e *Edge) { e.ID = strings.Repeat("a", 128) }},
 		{name: "id 129 bytes", mod: func(e *Edge) { e.ID = strings.Repeat("a", 129) }, want: "-id: 129 bytes long, more than 128"},
 		{name: "id empty", mod: func(e *Edge) { e.ID = "" }, want: "-id: empty"},
@@ -323,7 +338,7 @@ func TestEdgeUsage(t *testing.T) {
 	lines := strings.Split(strings.TrimSuffix(md, "\n"), "\n")
 	e := DefaultEdge()
 	settings := e.fields().settings
-	if len(settings) != 23 || len(lines) != 2+len(settings) {
+	if len(settings) != 24 || len(lines) != 2+len(settings) {
 		t.Fatalf("%d settings, %d lines:\n%s", len(settings), len(lines), md)
 	}
 	if lines[0] != "| flag | env | yaml | default | meaning |" {
@@ -345,6 +360,7 @@ func TestEdgeUsage(t *testing.T) {
 		"| `-gop-cache` | `TRIBUTARY_GOP_CACHE` | `gop_cache` | `8MiB` |",
 		"| `-max-conns` | `TRIBUTARY_MAX_CONNS` | `max_conns` | `0` |",
 		"| `-drain-timeout` | `TRIBUTARY_DRAIN_TIMEOUT` | `drain_timeout` | `30s` |",
+		"| `-controller-addr` | `TRIBUTARY_CONTROLLER_ADDR` | `controller_addr` | `:8081` |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("table lacks %q:\n%s", want, md)
