@@ -115,7 +115,7 @@ func StartEtcd(opts EtcdOptions) (*Etcd, error) {
 	cfg := embed.NewConfig()
 	cfg.Name = "tributary"
 	cfg.Dir = dir
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.New(errorCore{log: log.With("component", "etcd-server")}))
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.New(errorCore{log: log.With("component", "etcd-server"), closing: e.closing}))
 	cfg.LogLevel = "error"
 	cfg.ListenClientUrls = []url.URL{httpURL(host, port)}
 	cfg.AdvertiseClientUrls = []url.URL{httpURL(connectHost(host), port)}
@@ -218,15 +218,18 @@ func (e *Etcd) Close(ctx context.Context) error {
 
 // errorCore is a zap core that passes errors, and nothing less severe, to
 // slog.
+// Once the server is closing, its complaints about closed listeners
+// and servers are part of stopping, not errors: they are dropped.
 type errorCore struct {
-	log    *slog.Logger
-	fields []zapcore.Field
+	log     *slog.Logger
+	fields  []zapcore.Field
+	closing <-chan struct{}
 }
 
 func (c errorCore) Enabled(l zapcore.Level) bool { return l >= zapcore.ErrorLevel }
 
 func (c errorCore) With(fields []zapcore.Field) zapcore.Core {
-	return errorCore{log: c.log, fields: append(slices.Clip(c.fields), fields...)}
+	return errorCore{log: c.log, fields: append(slices.Clip(c.fields), fields...), closing: c.closing}
 }
 
 func (c errorCore) Check(ent zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
@@ -237,6 +240,11 @@ func (c errorCore) Check(ent zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.C
 }
 
 func (c errorCore) Write(ent zapcore.Entry, fields []zapcore.Field) error {
+	select {
+	case <-c.closing:
+		return nil
+	default:
+	}
 	enc := zapcore.NewMapObjectEncoder()
 	for _, f := range c.fields {
 		f.AddTo(enc)

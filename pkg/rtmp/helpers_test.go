@@ -137,10 +137,14 @@ func (h *hub) handle(ctx context.Context, c *rtmp.ServerConn) error {
 			}
 		case rtmp.KindPlay:
 			p := &hubPlayer{c: c, id: m.StreamID}
+			// Accept and join under the hub's lock: the client sees
+			// Play.Start and may make a publisher start at once; no
+			// frame may pass between the two.
+			h.mu.Lock()
 			if err := c.AcceptPlay(m.Play); err != nil {
+				h.mu.Unlock()
 				return err
 			}
-			h.mu.Lock()
 			s := h.stream(m.Play.Name)
 			if s.meta != nil {
 				c.WriteData(p.id, 0, s.meta)

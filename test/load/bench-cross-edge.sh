@@ -42,7 +42,7 @@ etcd_port=$(free_port)
 a_port=$(free_port)
 b_port=$(free_port)
 taskset -c "$SERVER_CPU" "$OUT/bin/edge" -id edge-a -rtmp-addr "127.0.0.1:$a_port" -http-addr "127.0.0.1:$(free_port)" \
-	-embedded-nats-addr "127.0.0.1:$nats_port" -embedded-etcd-addr "127.0.0.1:$etcd_port" -embedded-etcd-dir "$OUT/etcd" \
+	-embedded-nats-addr "127.0.0.1:$nats_port" -embedded-etcd-addr "127.0.0.1:$etcd_port" -embedded-etcd-dir "$OUT/etcd" -controller-addr= \
 	-log-level warn >"$OUT/edge-a.log" 2>&1 &
 pids+=("$!")
 wait_port "$a_port"

@@ -51,6 +51,7 @@ mkdir -p "$OUT/bin"
 echo "results in $OUT" >&2
 go build -o "$OUT/bin/server" ./examples/server
 go build -o "$OUT/bin/edge" ./cmd/edge
+go build -o "$OUT/bin/controller" ./cmd/controller
 go build -o "$OUT/bin/load" ./test/load
 [ -f "$OUT/input.flv" ] || "$OUT/bin/load" -generate-input "$OUT/input.flv"
 
@@ -89,17 +90,28 @@ run_examples_server() {
 }
 
 run_edge() {
-	local port pid
+	local port pid etcd ctl
+	# etcd runs apart from the edge, as in a deployment: the controller
+	# program with its embedded etcd, pinned to the load tool's CPU. The
+	# edge keeps its embedded NATS server (the media path) on its own CPU.
+	etcd=$(free_port)
+	taskset -c "$LOAD_CPU" "$OUT/bin/controller" -http-addr "127.0.0.1:$(free_port)" \
+		-embedded-nats-addr "127.0.0.1:$(free_port)" -embedded-etcd-addr "127.0.0.1:$etcd" \
+		-embedded-etcd-dir "$OUT/etcd-edge-$1" -log-level error >"$OUT/controller-$1.log" 2>&1 &
+	ctl=$!
+	pids+=("$ctl")
+	wait_port "$etcd"
 	port=$(free_port)
 	nice -n "$NICE" taskset -c "$SERVER_CPU" "$OUT/bin/edge" -rtmp-addr "127.0.0.1:$port" \
 		-http-addr "127.0.0.1:$(free_port)" -embedded-nats-addr "127.0.0.1:$(free_port)" \
-		-embedded-etcd-addr "127.0.0.1:$(free_port)" -embedded-etcd-dir "$OUT/etcd-edge-$1" -log-level error \
+		-etcd-endpoints "127.0.0.1:$etcd" -log-level error \
 		>"$OUT/edge-$1.log" 2>&1 &
 	pid=$!
 	pids+=("$pid")
 	wait_port "$port"
 	sweep edge "$port" "$pid" "$1"
 	stop "$pid"
+	stop "$ctl"
 }
 
 run_nginx() {
