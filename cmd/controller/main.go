@@ -34,18 +34,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
-
+	"github.com/tributary-media/tributary/internal/backend"
 	"github.com/tributary-media/tributary/internal/config"
 	"github.com/tributary-media/tributary/internal/controller"
-	"github.com/tributary-media/tributary/internal/embedded"
-	"github.com/tributary-media/tributary/pkg/bus"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -90,58 +84,22 @@ func run(ctx context.Context, args, environ []string, stderr io.Writer) int {
 func serve(ctx context.Context, cfg config.Controller, log *slog.Logger) error {
 	log.Info("controller starting", "version", version, "http_addr", cfg.HTTPAddr)
 
-	// The bus: an external NATS, or one in this process.
-	natsURL := strings.Join(cfg.NATSURLs(), ",")
-	if natsURL == "" {
-		emb, err := embedded.StartNATS(embedded.NATSOptions{Addr: cfg.EmbeddedNATSAddr, Logger: log})
-		if err != nil {
-			return err
-		}
-		natsURL = emb.URL()
-		log.Info("started an embedded NATS server because no -nats-url was given; edges can join it",
-			"nats_url", natsURL, "join_with", "-nats-url "+natsURL)
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			emb.Shutdown(sctx)
-		}()
-	}
-
-	// Cluster state: an external etcd, or one in this process.
-	endpoints := cfg.EtcdEndpointList()
-	if len(endpoints) == 0 {
-		dir := cfg.EmbeddedEtcdDir
-		if dir == "" {
-			dir = embedded.DefaultEtcdDir(cfg.EmbeddedEtcdAddr)
-		}
-		ee, err := embedded.StartEtcd(embedded.EtcdOptions{Addr: cfg.EmbeddedEtcdAddr, DataDir: dir, Logger: log})
-		if err != nil {
-			return err
-		}
-		endpoints = ee.Endpoints()
-		log.Info("started an embedded etcd server because no -etcd-endpoints was given; edges can join it",
-			"etcd_endpoints", strings.Join(endpoints, ","), "data_dir", dir, "join_with", "-etcd-endpoints "+strings.Join(endpoints, ","))
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			ee.Close(sctx)
-		}()
-	}
-
-	nc, err := connectNATS(natsURL, cfg.ID, log)
+	// The bus and the cluster state: external servers, or ones in this
+	// process.
+	be, err := backend.Start(backend.Options{
+		Name:             "tributary-controller " + cfg.ID,
+		NATSURLs:         cfg.NATSURLs(),
+		EmbeddedNATSAddr: cfg.EmbeddedNATSAddr,
+		EtcdEndpoints:    cfg.EtcdEndpointList(),
+		EmbeddedEtcdAddr: cfg.EmbeddedEtcdAddr,
+		EmbeddedEtcdDir:  cfg.EmbeddedEtcdDir,
+		Logger:           log,
+	})
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
-	etcd, err := clientv3.New(clientv3.Config{
-		Endpoints:   endpoints,
-		DialTimeout: 5 * time.Second,
-		Logger:      zap.NewNop(),
-	})
-	if err != nil {
-		return fmt.Errorf("etcd: %w", err)
-	}
-	defer etcd.Close()
+	defer be.Close()
+	nc, etcd := be.NATS, be.Etcd
 
 	// NewServer opens the listener, so that a taken port fails before
 	// anything runs.
@@ -168,52 +126,6 @@ func serve(ctx context.Context, cfg config.Controller, log *slog.Logger) error {
 	// Run resigns the leadership and stops the HTTP server before it
 	// returns; the clients close after it.
 	runErr := srv.Run(ctx)
-	if err := nc.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
-		log.Warn("bus drain", "err", err)
-	}
-	waitClosed(nc, 5*time.Second)
+	be.DrainBus(5 * time.Second)
 	return runErr
-}
-
-// connectNATS connects to the bus, retrying in the background when the
-// servers are not reachable yet (readiness stays false until then).
-func connectNATS(url, id string, log *slog.Logger) (*nats.Conn, error) {
-	opts := append(bus.ReconnectOptions(),
-		nats.Name("tributary-controller "+id),
-		nats.RetryOnFailedConnect(true),
-		nats.DisconnectErrHandler(func(c *nats.Conn, err error) {
-			if err != nil && !c.IsClosed() && !c.IsDraining() {
-				log.Warn("bus disconnected, reconnecting", "err", err)
-			}
-		}),
-		nats.ReconnectHandler(func(c *nats.Conn) {
-			log.Info("bus reconnected", "server", c.ConnectedUrlRedacted())
-		}),
-		nats.ConnectHandler(func(c *nats.Conn) {
-			log.Info("bus connected", "server", c.ConnectedUrlRedacted())
-		}),
-		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
-			subj := ""
-			if sub != nil {
-				subj = sub.Subject
-			}
-			log.Warn("bus error", "subject", subj, "err", err)
-		}),
-	)
-	nc, err := nats.Connect(url, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("nats: %w", err)
-	}
-	if !nc.IsConnected() {
-		log.Warn("bus not reachable yet, retrying in the background", "nats_url", url)
-	}
-	return nc, nil
-}
-
-// waitClosed waits for a draining connection to close.
-func waitClosed(nc *nats.Conn, d time.Duration) {
-	deadline := time.Now().Add(d)
-	for !nc.IsClosed() && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
 }

@@ -35,20 +35,14 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
-
+	"github.com/tributary-media/tributary/internal/backend"
 	"github.com/tributary-media/tributary/internal/config"
 	"github.com/tributary-media/tributary/internal/controller"
 	"github.com/tributary-media/tributary/internal/edge"
-	"github.com/tributary-media/tributary/internal/embedded"
-	"github.com/tributary-media/tributary/pkg/bus"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -95,60 +89,22 @@ func run(ctx context.Context, args, environ []string, stderr io.Writer) int {
 func serve(ctx context.Context, cfg config.Edge, log *slog.Logger) error {
 	log.Info("edge starting", "version", version, "rtmp_addr", cfg.RTMPAddr, "rtmps_addr", cfg.RTMPSAddr, "http_addr", cfg.HTTPAddr)
 
-	// The bus: an external NATS, or one in this process.
-	natsURL := strings.Join(cfg.NATSURLs(), ",")
-	var emb *embedded.NATS
-	if natsURL == "" {
-		var err error
-		emb, err = embedded.StartNATS(embedded.NATSOptions{Addr: cfg.EmbeddedNATSAddr, Logger: log})
-		if err != nil {
-			return err
-		}
-		natsURL = emb.URL()
-		log.Info("started an embedded NATS server because no -nats-url was given; other edges can join it",
-			"nats_url", natsURL, "join_with", "-nats-url "+natsURL)
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			emb.Shutdown(sctx)
-		}()
-	}
-	nc, err := connectNATS(natsURL, cfg.ID, log)
+	// The bus and the cluster state: external servers, or ones in this
+	// process.
+	be, err := backend.Start(backend.Options{
+		Name:             "tributary-edge " + cfg.ID,
+		NATSURLs:         cfg.NATSURLs(),
+		EmbeddedNATSAddr: cfg.EmbeddedNATSAddr,
+		EtcdEndpoints:    cfg.EtcdEndpointList(),
+		EmbeddedEtcdAddr: cfg.EmbeddedEtcdAddr,
+		EmbeddedEtcdDir:  cfg.EmbeddedEtcdDir,
+		Logger:           log,
+	})
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
-
-	// Cluster state: an external etcd, or one in this process.
-	endpoints := cfg.EtcdEndpointList()
-	embeddedEtcd := len(endpoints) == 0
-	if embeddedEtcd {
-		dir := cfg.EmbeddedEtcdDir
-		if dir == "" {
-			dir = embedded.DefaultEtcdDir(cfg.EmbeddedEtcdAddr)
-		}
-		ee, err := embedded.StartEtcd(embedded.EtcdOptions{Addr: cfg.EmbeddedEtcdAddr, DataDir: dir, Logger: log})
-		if err != nil {
-			return err
-		}
-		endpoints = ee.Endpoints()
-		log.Info("started an embedded etcd server because no -etcd-endpoints was given; other edges can join it",
-			"etcd_endpoints", strings.Join(endpoints, ","), "data_dir", dir, "join_with", "-etcd-endpoints "+strings.Join(endpoints, ","))
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			ee.Close(sctx)
-		}()
-	}
-	etcd, err := clientv3.New(clientv3.Config{
-		Endpoints:   endpoints,
-		DialTimeout: 5 * time.Second,
-		Logger:      zap.NewNop(),
-	})
-	if err != nil {
-		return fmt.Errorf("etcd: %w", err)
-	}
-	defer etcd.Close()
+	defer be.Close()
+	nc, etcd, embeddedEtcd := be.NATS, be.Etcd, be.EmbeddedEtcd
 	policy, err := edge.ParsePolicy(cfg.PublishPolicy)
 	if err != nil {
 		return err
@@ -324,10 +280,7 @@ func serve(ctx context.Context, cfg config.Edge, log *slog.Logger) error {
 			runErr = err
 		}
 	}
-	if err := nc.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
-		log.Warn("bus drain", "err", err)
-	}
-	waitClosed(nc, 5*time.Second)
+	be.DrainBus(5 * time.Second)
 	// Revoking the lease releases whatever claims are left at once.
 	stopCluster()
 	<-clusterDone
@@ -360,49 +313,6 @@ func advertise(cfg config.Edge) string {
 		}
 	}
 	return net.JoinHostPort(host, port)
-}
-
-// connectNATS connects to the bus, retrying in the background when the
-// servers are not reachable yet (readiness stays false until then).
-func connectNATS(url, id string, log *slog.Logger) (*nats.Conn, error) {
-	opts := append(bus.ReconnectOptions(),
-		nats.Name("tributary-edge "+id),
-		nats.RetryOnFailedConnect(true),
-		nats.DisconnectErrHandler(func(c *nats.Conn, err error) {
-			if err != nil && !c.IsClosed() && !c.IsDraining() {
-				log.Warn("bus disconnected, reconnecting", "err", err)
-			}
-		}),
-		nats.ReconnectHandler(func(c *nats.Conn) {
-			log.Info("bus reconnected", "server", c.ConnectedUrlRedacted())
-		}),
-		nats.ConnectHandler(func(c *nats.Conn) {
-			log.Info("bus connected", "server", c.ConnectedUrlRedacted())
-		}),
-		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
-			subj := ""
-			if sub != nil {
-				subj = sub.Subject
-			}
-			log.Warn("bus error", "subject", subj, "err", err)
-		}),
-	)
-	nc, err := nats.Connect(url, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("nats: %w", err)
-	}
-	if !nc.IsConnected() {
-		log.Warn("bus not reachable yet, retrying in the background", "nats_url", url)
-	}
-	return nc, nil
-}
-
-// waitClosed waits for a draining connection to close.
-func waitClosed(nc *nats.Conn, d time.Duration) {
-	deadline := time.Now().Add(d)
-	for !nc.IsClosed() && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // hostPort returns a dialable host:port for a listen address.

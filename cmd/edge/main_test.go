@@ -228,7 +228,7 @@ func TestEnvAndFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	var stderr syncBuffer
+	var stderr testutil.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, nil, []string{"TRIBUTARY_CONFIG=" + file, "TRIBUTARY_HTTP_ADDR=" + httpAddr}, &stderr)

@@ -345,7 +345,7 @@ func TestStalledPlayerDoesNotSlowOthers(t *testing.T) {
 	}
 	checkMedia(t, sent, testutil.Probe(t, out), 99)
 
-	kicked := srv.waitEntry(t, 10*time.Second, "play ended", "remote", stalledAddr, "reason", "hub: player too slow")
+	kicked := srv.waitEntry(t, 10*time.Second, "play ended", "remote", stalledAddr, "reason", "fanout: player too slow")
 	pubStart := srv.waitEntry(t, time.Second, "publish started", "stream", "live/stall")
 	pubEnd := srv.waitEntry(t, 10*time.Second, "publish ended", "stream", "live/stall")
 	t.Logf("stalled player disconnected %v after the publish started (publish lasted %v); it had been sent %v messages",
