@@ -99,18 +99,10 @@ func (c *Controller) fields() *fieldSet {
 		describeDefault(`host name ("controller" if unknown)`)
 	fs.str(&c.HTTPAddr, "http-addr", "http_addr",
 		"HTTP listen address of the admin API (/api/v1/...) and health (/healthz, /readyz)")
-	fs.str(&c.NATSURL, "nats-url", "nats_url",
-		`NATS server URLs, comma-separated ("" starts an embedded NATS server)`)
-	fs.str(&c.EmbeddedNATSAddr, "embedded-nats-addr", "embedded_nats_addr",
-		"listen address of the embedded NATS server (used when -nats-url is empty)")
+	fs.natsSettings(&c.NATSURL, &c.EmbeddedNATSAddr)
 	fs.str(&c.BusPrefix, "bus-prefix", "bus_prefix",
 		"event subject prefix and etcd key prefix, the edges' -bus-prefix: one token of A-Z a-z 0-9 _ -")
-	fs.str(&c.EtcdEndpoints, "etcd-endpoints", "etcd_endpoints",
-		`etcd endpoints, comma-separated ("" starts an embedded etcd server)`)
-	fs.str(&c.EmbeddedEtcdAddr, "embedded-etcd-addr", "embedded_etcd_addr",
-		"client address of the embedded etcd server (used when -etcd-endpoints is empty)")
-	fs.str(&c.EmbeddedEtcdDir, "embedded-etcd-dir", "embedded_etcd_dir",
-		`data directory of the embedded etcd server ("" = one per address under the user cache directory)`)
+	fs.etcdSettings(&c.EtcdEndpoints, &c.EmbeddedEtcdAddr, &c.EmbeddedEtcdDir)
 	fs.duration(&c.LeaseTTL, "lease-ttl", "lease_ttl",
 		"TTL of the controller's etcd lease: how long a dead leader keeps the leadership (whole seconds, at least 2s)")
 	fs.duration(&c.ReconnectGrace, "reconnect-grace", "reconnect_grace",
@@ -174,34 +166,10 @@ func (c Controller) Validate() error {
 		p.add("http-addr", checkAddr(c.HTTPAddr))
 	}
 
-	if c.NATSURL != "" {
-		urls := c.NATSURLs()
-		if len(urls) == 0 {
-			p.addf("nats-url", "%q holds no URL", c.NATSURL)
-		}
-		for _, u := range urls {
-			p.add("nats-url", checkNATSURL(u))
-		}
-	} else if c.EmbeddedNATSAddr == "" {
-		p.addf("embedded-nats-addr", "required when -nats-url is empty (an embedded NATS server is started)")
-	} else {
-		p.add("embedded-nats-addr", checkAddr(c.EmbeddedNATSAddr))
-	}
+	p.checkNATSSettings(c.NATSURL, c.EmbeddedNATSAddr)
 	p.add("bus-prefix", checkToken(c.BusPrefix, 0, busPrefixExtra))
 
-	if c.EtcdEndpoints != "" {
-		eps := c.EtcdEndpointList()
-		if len(eps) == 0 {
-			p.addf("etcd-endpoints", "%q holds no endpoint", c.EtcdEndpoints)
-		}
-		for _, ep := range eps {
-			p.add("etcd-endpoints", checkEtcdEndpoint(ep))
-		}
-	} else if c.EmbeddedEtcdAddr == "" {
-		p.addf("embedded-etcd-addr", "required when -etcd-endpoints is empty (an embedded etcd server is started)")
-	} else {
-		p.add("embedded-etcd-addr", checkAddr(c.EmbeddedEtcdAddr))
-	}
+	p.checkEtcdSettings(c.EtcdEndpoints, c.EmbeddedEtcdAddr)
 	if c.LeaseTTL < minLeaseTTL {
 		p.addf("lease-ttl", "%s: must be at least %s", c.LeaseTTL, minLeaseTTL)
 	}

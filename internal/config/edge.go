@@ -147,18 +147,10 @@ func (e *Edge) fields() *fieldSet {
 	fs.str(&e.TLSKey, "tls-key", "tls_key", "PEM private key file for RTMPS")
 	fs.str(&e.HTTPAddr, "http-addr", "http_addr",
 		"HTTP listen address for health (/healthz, /readyz) and metrics")
-	fs.str(&e.NATSURL, "nats-url", "nats_url",
-		`NATS server URLs, comma-separated ("" starts an embedded NATS server)`)
-	fs.str(&e.EmbeddedNATSAddr, "embedded-nats-addr", "embedded_nats_addr",
-		"listen address of the embedded NATS server (used when -nats-url is empty)")
+	fs.natsSettings(&e.NATSURL, &e.EmbeddedNATSAddr)
 	fs.str(&e.BusPrefix, "bus-prefix", "bus_prefix",
 		"media bus subject prefix and etcd key prefix: one token of A-Z a-z 0-9 _ -")
-	fs.str(&e.EtcdEndpoints, "etcd-endpoints", "etcd_endpoints",
-		`etcd endpoints, comma-separated ("" starts an embedded etcd server)`)
-	fs.str(&e.EmbeddedEtcdAddr, "embedded-etcd-addr", "embedded_etcd_addr",
-		"client address of the embedded etcd server (used when -etcd-endpoints is empty)")
-	fs.str(&e.EmbeddedEtcdDir, "embedded-etcd-dir", "embedded_etcd_dir",
-		`data directory of the embedded etcd server ("" = one per address under the user cache directory)`)
+	fs.etcdSettings(&e.EtcdEndpoints, &e.EmbeddedEtcdAddr, &e.EmbeddedEtcdDir)
 	fs.str(&e.ControllerAddr, "controller-addr", "controller_addr",
 		`admin API address of the controller the edge runs in-process when it runs the embedded etcd server ("" = none); with -etcd-endpoints set, run cmd/controller instead`)
 	fs.duration(&e.LeaseTTL, "lease-ttl", "lease_ttl",
@@ -259,33 +251,9 @@ func (e Edge) Validate() error {
 		p.add("http-addr", checkAddr(e.HTTPAddr))
 	}
 
-	if e.NATSURL != "" {
-		urls := e.NATSURLs()
-		if len(urls) == 0 {
-			p.addf("nats-url", "%q holds no URL", e.NATSURL)
-		}
-		for _, u := range urls {
-			p.add("nats-url", checkNATSURL(u))
-		}
-	} else if e.EmbeddedNATSAddr == "" {
-		p.addf("embedded-nats-addr", "required when -nats-url is empty (an embedded NATS server is started)")
-	} else {
-		p.add("embedded-nats-addr", checkAddr(e.EmbeddedNATSAddr))
-	}
+	p.checkNATSSettings(e.NATSURL, e.EmbeddedNATSAddr)
 	p.add("bus-prefix", checkToken(e.BusPrefix, 0, busPrefixExtra))
-	if e.EtcdEndpoints != "" {
-		eps := e.EtcdEndpointList()
-		if len(eps) == 0 {
-			p.addf("etcd-endpoints", "%q holds no endpoint", e.EtcdEndpoints)
-		}
-		for _, ep := range eps {
-			p.add("etcd-endpoints", checkEtcdEndpoint(ep))
-		}
-	} else if e.EmbeddedEtcdAddr == "" {
-		p.addf("embedded-etcd-addr", "required when -etcd-endpoints is empty (an embedded etcd server is started)")
-	} else {
-		p.add("embedded-etcd-addr", checkAddr(e.EmbeddedEtcdAddr))
-	}
+	p.checkEtcdSettings(e.EtcdEndpoints, e.EmbeddedEtcdAddr)
 	if e.ControllerAddr != "" {
 		p.add("controller-addr", checkAddr(e.ControllerAddr))
 	}
