@@ -40,6 +40,7 @@ import (
 	"github.com/tributary-media/tributary/internal/backend"
 	"github.com/tributary-media/tributary/internal/config"
 	"github.com/tributary-media/tributary/internal/controller"
+	"github.com/tributary-media/tributary/internal/telemetry"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -103,6 +104,7 @@ func serve(ctx context.Context, cfg config.Controller, log *slog.Logger) error {
 
 	// NewServer opens the listener, so that a taken port fails before
 	// anything runs.
+	reg := telemetry.NewRegistry()
 	srv, err := controller.NewServer(controller.ServerConfig{
 		Config: controller.Config{
 			Etcd:           etcd,
@@ -113,8 +115,10 @@ func serve(ctx context.Context, cfg config.Controller, log *slog.Logger) error {
 			ReconnectGrace: cfg.ReconnectGrace,
 			ReapGrace:      cfg.ReapGrace,
 			Logger:         log,
+			Metrics:        reg,
 		},
-		Addr: cfg.HTTPAddr,
+		Addr:           cfg.HTTPAddr,
+		MetricsHandler: telemetry.Handler(reg),
 	})
 	if err != nil {
 		return err

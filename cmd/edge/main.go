@@ -43,6 +43,7 @@ import (
 	"github.com/tributary-media/tributary/internal/config"
 	"github.com/tributary-media/tributary/internal/controller"
 	"github.com/tributary-media/tributary/internal/edge"
+	"github.com/tributary-media/tributary/internal/telemetry"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -131,6 +132,9 @@ func serve(ctx context.Context, cfg config.Edge, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// One private registry for the process: the edge's, the in-process
+	// controller's, the Go runtime's and the process's metrics.
+	reg := telemetry.NewRegistry()
 	e, err := edge.New(edge.Config{
 		ID:               cfg.ID,
 		NATS:             nc,
@@ -144,6 +148,7 @@ func serve(ctx context.Context, cfg config.Edge, log *slog.Logger) error {
 		MaxConns:         cfg.MaxConns,
 		DrainTimeout:     cfg.DrainTimeout,
 		Logger:           log,
+		Metrics:          reg,
 	})
 	if err != nil {
 		return err
@@ -200,8 +205,10 @@ func serve(ctx context.Context, cfg config.Edge, log *slog.Logger) error {
 				LeaseTTL:       cfg.LeaseTTL,
 				ReconnectGrace: cfg.ReconnectGrace,
 				Logger:         log,
+				Metrics:        reg,
 			},
-			Addr: cfg.ControllerAddr,
+			Addr:           cfg.ControllerAddr,
+			MetricsHandler: telemetry.Handler(reg),
 		})
 		if err != nil {
 			closeAll()
@@ -217,13 +224,16 @@ func serve(ctx context.Context, cfg config.Edge, log *slog.Logger) error {
 			closeAll()
 			return fmt.Errorf("http listener: %w", err)
 		}
-		httpSrv = &http.Server{Handler: e.HealthHandler(), ReadHeaderTimeout: 10 * time.Second}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", telemetry.Handler(reg))
+		mux.Handle("/", e.HealthHandler())
+		httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := httpSrv.Serve(hl); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error("http server failed", "err", err)
 			}
 		}()
-		log.Info("http listener started", "addr", hl.Addr().String(), "endpoints", "/healthz /readyz")
+		log.Info("http listener started", "addr", hl.Addr().String(), "endpoints", "/healthz /readyz /metrics")
 	}
 
 	// Serve until ctx ends or a listener fails.

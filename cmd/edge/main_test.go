@@ -15,6 +15,10 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
 	"github.com/tributary-media/tributary/internal/config"
 	"github.com/tributary-media/tributary/internal/controller"
 	"github.com/tributary-media/tributary/internal/testutil"
@@ -47,8 +51,9 @@ func TestMain(m *testing.M) {
 // -etcd-endpoints, ffmpeg publishing to the first and ffmpeg playing from
 // the second; the first edge's admin API lists the stream while it is
 // published and says its controller leads; the recording is checked with
-// ffprobe, and both edges stop cleanly on a signal, the controller
-// resigning after the sessions are drained.
+// ffprobe; both edges' /metrics tell what they did; both edges stop
+// cleanly on a signal, the controller resigning after the sessions are
+// drained.
 func TestQuickStart(t *testing.T) {
 	testutil.RequireTool(t, "ffmpeg")
 	media := testutil.GenerateFLV(t, testutil.MediaOptions{Duration: 5 * time.Second})
@@ -119,6 +124,7 @@ func TestQuickStart(t *testing.T) {
 		t.Fatalf("played %d of %d video frames, want at least %d", got.VideoFrames, src.VideoFrames, min)
 	}
 	t.Logf("FIGURE quickstart_video_frames=%d/%d audio_frames=%d/%d", got.VideoFrames, src.VideoFrames, got.AudioFrames, src.AudioFrames)
+	checkQuickStartMetrics(t, httpA, httpB, ctlAddr, got.VideoFrames)
 
 	for _, p := range []*testutil.Proc{b, a} {
 		if err := p.Stop(15 * time.Second); err != nil {
@@ -144,6 +150,109 @@ func TestQuickStart(t *testing.T) {
 	if strings.Contains(b.Stderr(), "admin API") || strings.Contains(b.Stderr(), "leader election") {
 		t.Fatalf("edge b ran a controller although it joined an external etcd:\n%s", b.Stderr())
 	}
+}
+
+// checkQuickStartMetrics scrapes the quick start's edges over HTTP once
+// the stream has ended: a published to b, which played at least frames
+// video frames; a's in-process controller leads and shares a's registry.
+func checkQuickStartMetrics(t *testing.T, httpA, httpB, ctlAddr string, frames int) {
+	t.Helper()
+	ma, mb := scrapeMetrics(t, httpA), scrapeMetrics(t, httpB)
+	for _, fams := range []map[string]*dto.MetricFamily{ma, mb} {
+		for _, name := range []string{"go_goroutines", "process_start_time_seconds", "tributary_edge_sessions"} {
+			if fams[name] == nil {
+				t.Errorf("/metrics lacks %s", name)
+			}
+		}
+		if v := metricSample(fams, "tributary_edge_nats_connected"); v != 1 {
+			t.Errorf("tributary_edge_nats_connected = %v, want 1", v)
+		}
+		if v := metricSample(fams, "tributary_edge_cluster_member"); v != 1 {
+			t.Errorf("tributary_edge_cluster_member = %v, want 1", v)
+		}
+	}
+	if v := metricSample(ma, "tributary_edge_publishes_total", "result", "accepted"); v != 1 {
+		t.Errorf("edge a publishes accepted = %v, want 1", v)
+	}
+	if v := metricSample(ma, "tributary_edge_frames_received_total"); v < float64(frames) {
+		t.Errorf("edge a frames received = %v, want at least %d", v, frames)
+	}
+	if v := metricSample(mb, "tributary_edge_plays_total", "result", "accepted"); v != 1 {
+		t.Errorf("edge b plays accepted = %v, want 1", v)
+	}
+	if v := metricSample(mb, "tributary_edge_frames_sent_total"); v < float64(frames) {
+		t.Errorf("edge b frames sent = %v, want at least %d", v, frames)
+	}
+	if v := metricSample(mb, "tributary_edge_sent_bytes_total"); v <= 0 {
+		t.Errorf("edge b sent bytes = %v, want some", v)
+	}
+	if v := metricSample(mb, "tributary_edge_frame_latency_seconds"); v <= 0 {
+		t.Errorf("edge b frame latency observations = %v, want some", v)
+	}
+	if v := metricSample(mb, "tributary_edge_time_to_first_frame_seconds"); v != 1 {
+		t.Errorf("edge b time to first frame observations = %v, want 1", v)
+	}
+	if v := metricSample(ma, "tributary_controller_leader"); v != 1 {
+		t.Errorf("edge a's controller leader gauge = %v, want 1", v)
+	}
+	if mb["tributary_controller_leader"] != nil {
+		t.Error("edge b, which runs no controller, exports controller metrics")
+	}
+	// The controller's admin address serves the same registry.
+	if v := metricSample(scrapeMetrics(t, ctlAddr), "tributary_controller_leader"); v != 1 {
+		t.Errorf("leader gauge on the admin address = %v, want 1", v)
+	}
+}
+
+// scrapeMetrics fetches http://addr/metrics and parses the text format.
+func scrapeMetrics(t *testing.T, addr string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatalf("scrape %s: %v", addr, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("scrape %s: status %d", addr, resp.StatusCode)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("scrape %s: %v", addr, err)
+	}
+	return fams
+}
+
+// metricSample returns the value of family name's sample with the label
+// pair lv (name, value) if given: a counter's or gauge's value, a
+// histogram's count; -1 when there is none.
+func metricSample(fams map[string]*dto.MetricFamily, name string, lv ...string) float64 {
+	f := fams[name]
+	if f == nil {
+		return -1
+	}
+	for _, m := range f.Metric {
+		if len(lv) == 2 {
+			match := false
+			for _, l := range m.Label {
+				if l.GetName() == lv[0] && l.GetValue() == lv[1] {
+					match = true
+				}
+			}
+			if !match {
+				continue
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			return m.Counter.GetValue()
+		case m.Gauge != nil:
+			return m.Gauge.GetValue()
+		case m.Histogram != nil:
+			return float64(m.Histogram.GetSampleCount())
+		}
+	}
+	return -1
 }
 
 // TestSecondEmbeddedNATSExplains checks that a second edge started without

@@ -29,6 +29,7 @@ var allowed = map[string][]string{
 	"pkg/rtmp":           {"pkg/rtmp/amf", "pkg/rtmp/handshake", "pkg/rtmp/chunk", "pkg/rtmp/message", "pkg/rtmp/flv"},
 	"internal/fanout":    {"pkg/rtmp/flv"},
 	"internal/config":    {},
+	"internal/telemetry": {},
 }
 
 // stdOnly lists package trees whose files may import nothing outside the

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
@@ -67,6 +68,11 @@ type Config struct {
 	ReapGrace time.Duration
 	// Logger receives the controller's notices; nil discards them.
 	Logger *slog.Logger
+	// Metrics, when set, receives the controller's Prometheus metrics
+	// (tributary_controller_*, docs/observability.md); nil registers
+	// none. New fails when the registerer already holds a controller's
+	// metrics.
+	Metrics prometheus.Registerer
 	// Now is the clock event times and drain requests are stamped with;
 	// nil means time.Now.
 	Now func() time.Time
@@ -79,6 +85,11 @@ type Controller struct {
 	log     *slog.Logger
 	leader  atomic.Bool
 	running atomic.Bool
+	met     *metrics // nil without Config.Metrics
+
+	// nStreams and nEdges are the sizes of the leader's view of the
+	// cluster, 0 while this replica does not lead.
+	nStreams, nEdges atomic.Int64
 }
 
 // New checks cfg and returns a controller. It starts nothing.
@@ -118,7 +129,15 @@ func New(cfg Config) (*Controller, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Controller{cfg: cfg, log: cfg.Logger.With("component", "controller")}, nil
+	c := &Controller{cfg: cfg, log: cfg.Logger.With("component", "controller")}
+	if cfg.Metrics != nil {
+		m, err := newMetrics(c, cfg.Metrics)
+		if err != nil {
+			return nil, err
+		}
+		c.met = m
+	}
+	return c, nil
 }
 
 // ID returns the replica's id.
@@ -344,6 +363,7 @@ func (c *Controller) publishEvent(ev Event) error {
 	if err := c.cfg.NATS.PublishMsg(msg); err != nil {
 		return fmt.Errorf("controller: publish %s event of %q/%q: %w", ev.Type, ev.App, ev.Name, err)
 	}
+	c.met.eventPublished(ev.Type)
 	return nil
 }
 

@@ -109,9 +109,16 @@ func (c *Controller) lead(ctx context.Context, el *concurrency.Election, shutdow
 		pending: map[streamID]*pendingStop{},
 		reapAt:  map[streamID]time.Time{},
 	}
+	// The gauges of the cluster's size show the leader's view, and 0
+	// once this replica no longer leads.
+	defer func() {
+		c.nStreams.Store(0)
+		c.nEdges.Store(0)
+	}()
 	if err := st.load(ctx); err != nil {
 		return err
 	}
+	st.report()
 	if err := st.publish(ctx); err != nil {
 		return err
 	}
@@ -181,6 +188,7 @@ func (c *Controller) lead(ctx context.Context, el *concurrency.Election, shutdow
 				return err
 			}
 		}
+		st.report()
 		if err := st.publish(ctx); err != nil {
 			return err
 		}
@@ -442,6 +450,7 @@ func (st *leaderState) reap(ctx context.Context, s cluster.StreamInfo) error {
 		return err
 	}
 	if deleted {
+		st.c.met.claimReaped()
 		st.log.Info("reaped the claim of an edge that is gone", "app", s.App, "name", s.Name, "edge", s.Edge,
 			"epoch", s.Epoch, "edge_registered", registered)
 	} else {

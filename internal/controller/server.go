@@ -30,6 +30,9 @@ type ServerConfig struct {
 	// endpoints (Handler), such as ":8081"; required. Port 0 picks a free
 	// port (see Server.Addr).
 	Addr string
+	// MetricsHandler, when set, is served on /metrics next to the admin
+	// API (telemetry.Handler of the process's registry).
+	MetricsHandler http.Handler
 }
 
 // Server is a controller replica that serves its admin API on a TCP
@@ -62,10 +65,21 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("controller: admin API listener: %w", err)
 	}
+	h := ctl.Handler()
+	if mh := cfg.MetricsHandler; mh != nil {
+		api := h
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/metrics" {
+				mh.ServeHTTP(w, r)
+				return
+			}
+			api.ServeHTTP(w, r)
+		})
+	}
 	return &Server{
 		ctl:  ctl,
 		ln:   ln,
-		http: &http.Server{Handler: ctl.Handler(), ReadHeaderTimeout: readHeaderTimeout},
+		http: &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout},
 		log:  ctl.log,
 	}, nil
 }

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tributary-media/tributary/internal/fanout"
 	"github.com/tributary-media/tributary/pkg/bus"
@@ -89,6 +90,12 @@ type Config struct {
 	ReadyCheck func() error
 	// Logger receives the edge's logs; nil discards them.
 	Logger *slog.Logger
+	// Metrics, when set, receives the edge's Prometheus metrics
+	// (tributary_edge_*, docs/observability.md); nil registers none.
+	// Counters are read when scraped; the play path only samples the
+	// latency histograms. Registering fails, and so does New, when the
+	// registerer already holds an edge's metrics.
+	Metrics prometheus.Registerer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -102,6 +109,7 @@ type Edge struct {
 	hub *fanout.Hub
 	own Ownership
 	now func() time.Time
+	met *metrics // nil without Config.Metrics
 
 	draining atomic.Bool
 	serving  atomic.Int32
@@ -129,6 +137,7 @@ type counters struct {
 	framesOut, bytesOut, playersKicked     atomic.Uint64
 	publishesRejected, publishesAccepted   atomic.Uint64
 	playsAccepted, playsRejected, connects atomic.Uint64
+	framesDropped                          atomic.Uint64
 }
 
 // Stats are an Edge's counters.
@@ -145,6 +154,9 @@ type Stats struct {
 	FramesOut, BytesOut uint64
 	// PlayersKicked counts players disconnected for lagging.
 	PlayersKicked uint64
+	// FramesDropped counts the frames players skipped because their
+	// queue was full; a play's drops are added when it ends.
+	FramesDropped uint64
 	// Connects, PublishesAccepted, PublishesRejected, PlaysAccepted and
 	// PlaysRejected count requests.
 	Connects, PublishesAccepted, PublishesRejected, PlaysAccepted, PlaysRejected uint64
@@ -208,6 +220,13 @@ func New(cfg Config) (*Edge, error) {
 		}),
 		relays: make(map[StreamKey]*relay),
 		pubs:   make(map[*publication]struct{}),
+	}
+	if cfg.Metrics != nil {
+		m, err := newMetrics(e, cfg.Metrics)
+		if err != nil {
+			return nil, err
+		}
+		e.met = m
 	}
 	return e, nil
 }
@@ -379,7 +398,7 @@ func (e *Edge) Stats() Stats {
 		Sessions: c.sessions.Load(), Publishers: c.publishers.Load(), Players: c.players.Load(),
 		Relays:   relays,
 		FramesIn: c.framesIn.Load(), BytesIn: c.bytesIn.Load(), BusErrors: c.busErrors.Load(),
-		FramesOut: c.framesOut.Load(), BytesOut: c.bytesOut.Load(), PlayersKicked: c.playersKicked.Load(),
+		FramesOut: c.framesOut.Load(), BytesOut: c.bytesOut.Load(), PlayersKicked: c.playersKicked.Load(), FramesDropped: c.framesDropped.Load(),
 		Connects: c.connects.Load(), PublishesAccepted: c.publishesAccepted.Load(), PublishesRejected: c.publishesRejected.Load(),
 		PlaysAccepted: c.playsAccepted.Load(), PlaysRejected: c.playsRejected.Load(),
 	}

@@ -335,7 +335,7 @@ func (s *session) play(ctx context.Context, req *rtmp.PlayRequest) error {
 		e.releaseRelay(r)
 		return err
 	}
-	sink := &playSink{s: s, r: r, streamID: req.StreamID}
+	sink := &playSink{s: s, r: r, streamID: req.StreamID, accepted: e.now()}
 	pl := e.hub.Play(r.hubKey, sink)
 	s.plays[req.StreamID] = &playback{key: key, r: r, pl: pl}
 	e.counter.players.Add(1)
@@ -351,6 +351,7 @@ func (s *session) play(ctx context.Context, req *rtmp.PlayRequest) error {
 		e.releaseRelay(r)
 		e.counter.players.Add(-1)
 		st := pl.Stats()
+		e.counter.framesDropped.Add(st.Dropped)
 		attrs := []any{"sent", st.Sent, "dropped", st.Dropped, "drops", st.Drops}
 		switch {
 		case errors.Is(err, fanout.ErrPlayerTooSlow):

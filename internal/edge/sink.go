@@ -1,6 +1,8 @@
 package edge
 
 import (
+	"time"
+
 	"github.com/tributary-media/tributary/internal/fanout"
 	"github.com/tributary-media/tributary/pkg/rtmp"
 	"github.com/tributary-media/tributary/pkg/rtmp/flv"
@@ -16,6 +18,8 @@ type playSink struct {
 	s        *session
 	r        *relay // the relay the player plays from: it counts the bytes out
 	streamID uint32
+	accepted time.Time // when the play was accepted
+	frames   uint32    // frames written, for sampling the latency
 
 	// Timestamps continue across a new publish: after an event, the next
 	// frame is shifted to follow the last one written.
@@ -44,6 +48,16 @@ func (k *playSink) WriteFrame(f *fanout.Frame) error {
 	}
 	if err != nil {
 		return err
+	}
+	if m := k.s.e.met; m != nil {
+		if k.frames%latencySampleEvery == 0 {
+			now := k.s.e.now()
+			if !k.written {
+				m.observeFirstFrame(now.Sub(k.accepted))
+			}
+			m.observeLatency(f.IngestTime, now)
+		}
+		k.frames++
 	}
 	k.written, k.last = true, ts
 	c := &k.s.e.counter
