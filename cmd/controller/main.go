@@ -22,7 +22,8 @@
 // Every flag can also be set in the YAML file given by -config and in a
 // TRIBUTARY_* environment variable; controller -h lists them. Variables of
 // the edge's settings are ignored, so both programs can share an
-// environment.
+// environment. Tracing is set by the standard OpenTelemetry variables:
+// OTEL_EXPORTER_OTLP_ENDPOINT turns it on (docs/observability.md).
 package main
 
 import (
@@ -36,6 +37,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tributary-media/tributary/internal/backend"
 	"github.com/tributary-media/tributary/internal/config"
@@ -70,8 +73,25 @@ func run(ctx context.Context, args, environ []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "controller: %v\n", err)
 		return 2
 	}
-	log = log.With("controller", cfg.ID)
-	if err := serve(ctx, cfg, log); err != nil {
+	// Records logged with a context inside a span carry its trace_id and
+	// span_id.
+	log = telemetry.WithTraceIDs(log).With("controller", cfg.ID)
+	tracing, err := telemetry.NewTracing(telemetry.TracingConfig{
+		Environ:     environ,
+		ServiceName: "tributary-controller",
+		Version:     version,
+		InstanceID:  cfg.ID,
+		Logger:      log,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "controller: %v\n", err)
+		return 2
+	}
+	err = serve(ctx, cfg, log, tracing.TracerProvider())
+	// The flush comes once everything has stopped, so that the spans of
+	// the shutdown are exported too.
+	flushTraces(tracing, log)
+	if err != nil {
 		log.Error("controller stopped", "err", err)
 		return 1
 	}
@@ -79,10 +99,24 @@ func run(ctx context.Context, args, environ []string, stderr io.Writer) int {
 	return 0
 }
 
+// traceFlushTimeout bounds the export of the spans left at shutdown.
+const traceFlushTimeout = 5 * time.Second
+
+// flushTraces exports the spans not exported yet, within
+// traceFlushTimeout, and stops tracing.
+func flushTraces(tracing *telemetry.Tracing, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), traceFlushTimeout)
+	defer cancel()
+	if err := tracing.Shutdown(ctx); err != nil {
+		log.Warn("traces not all exported at shutdown", "timeout", traceFlushTimeout, "err", err)
+	}
+}
+
 // serve runs the controller until ctx ends, then shuts it down in order:
 // resign the leadership (Run returns), stop the HTTP server, close the
-// NATS and etcd clients, stop the embedded servers.
-func serve(ctx context.Context, cfg config.Controller, log *slog.Logger) error {
+// NATS and etcd clients, stop the embedded servers. The controller traces
+// with tp.
+func serve(ctx context.Context, cfg config.Controller, log *slog.Logger, tp trace.TracerProvider) error {
 	log.Info("controller starting", "version", version, "http_addr", cfg.HTTPAddr)
 
 	// The bus and the cluster state: external servers, or ones in this
@@ -116,6 +150,7 @@ func serve(ctx context.Context, cfg config.Controller, log *slog.Logger) error {
 			ReapGrace:      cfg.ReapGrace,
 			Logger:         log,
 			Metrics:        reg,
+			TracerProvider: tp,
 		},
 		Addr:           cfg.HTTPAddr,
 		MetricsHandler: telemetry.Handler(reg),

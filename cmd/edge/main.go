@@ -20,7 +20,9 @@
 //	    -nats-url nats://127.0.0.1:4222 -etcd-endpoints 127.0.0.1:2379
 //
 // Every flag can also be set in the YAML file given by -config and in a
-// TRIBUTARY_* environment variable; edge -h lists them.
+// TRIBUTARY_* environment variable; edge -h lists them. Tracing is set
+// by the standard OpenTelemetry variables: OTEL_EXPORTER_OTLP_ENDPOINT
+// (e.g. http://127.0.0.1:4317) turns it on (docs/observability.md).
 package main
 
 import (
@@ -38,6 +40,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tributary-media/tributary/internal/backend"
 	"github.com/tributary-media/tributary/internal/config"
@@ -73,8 +77,26 @@ func run(ctx context.Context, args, environ []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "edge: %v\n", err)
 		return 2
 	}
-	log = log.With("edge", cfg.ID)
-	if err := serve(ctx, cfg, log); err != nil {
+	// Records logged with a context inside a span carry its trace_id and
+	// span_id.
+	log = telemetry.WithTraceIDs(log).With("edge", cfg.ID)
+	tracing, err := telemetry.NewTracing(telemetry.TracingConfig{
+		Environ:     environ,
+		ServiceName: "tributary-edge",
+		Version:     version,
+		InstanceID:  cfg.ID,
+		EdgeID:      cfg.ID,
+		Logger:      log,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "edge: %v\n", err)
+		return 2
+	}
+	err = serve(ctx, cfg, log, tracing.TracerProvider())
+	// The spans of the shutdown itself are exported too: the flush comes
+	// once everything has stopped.
+	flushTraces(tracing, log)
+	if err != nil {
 		log.Error("edge stopped", "err", err)
 		return 1
 	}
@@ -82,12 +104,26 @@ func run(ctx context.Context, args, environ []string, stderr io.Writer) int {
 	return 0
 }
 
+// traceFlushTimeout bounds the export of the spans left at shutdown.
+const traceFlushTimeout = 5 * time.Second
+
+// flushTraces exports the spans not exported yet, within
+// traceFlushTimeout, and stops tracing.
+func flushTraces(tracing *telemetry.Tracing, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), traceFlushTimeout)
+	defer cancel()
+	if err := tracing.Shutdown(ctx); err != nil {
+		log.Warn("traces not all exported at shutdown", "timeout", traceFlushTimeout, "err", err)
+	}
+}
+
 // serve runs the edge until ctx ends, then shuts it down in order:
 // readiness false, stop accepting and drain the sessions, stop the
 // in-process controller (it resigns the leadership), drain the bus, revoke
 // the lease (releasing the claims left), stop the HTTP server, stop the
-// embedded etcd and NATS servers.
-func serve(ctx context.Context, cfg config.Edge, log *slog.Logger) error {
+// embedded etcd and NATS servers. The edge, its cluster membership and
+// the in-process controller trace with tp.
+func serve(ctx context.Context, cfg config.Edge, log *slog.Logger, tp trace.TracerProvider) error {
 	log.Info("edge starting", "version", version, "rtmp_addr", cfg.RTMPAddr, "rtmps_addr", cfg.RTMPSAddr, "http_addr", cfg.HTTPAddr)
 
 	// The bus and the cluster state: external servers, or ones in this
@@ -128,6 +164,7 @@ func serve(ctx context.Context, cfg config.Edge, log *slog.Logger) error {
 		BusPrefix:      cfg.BusPrefix,
 		OnDrain:        drainNow,
 		Logger:         log,
+		TracerProvider: tp,
 	})
 	if err != nil {
 		return err
@@ -149,6 +186,7 @@ func serve(ctx context.Context, cfg config.Edge, log *slog.Logger) error {
 		DrainTimeout:     cfg.DrainTimeout,
 		Logger:           log,
 		Metrics:          reg,
+		TracerProvider:   tp,
 	})
 	if err != nil {
 		return err
@@ -206,6 +244,7 @@ func serve(ctx context.Context, cfg config.Edge, log *slog.Logger) error {
 				ReconnectGrace: cfg.ReconnectGrace,
 				Logger:         log,
 				Metrics:        reg,
+				TracerProvider: tp,
 			},
 			Addr:           cfg.ControllerAddr,
 			MetricsHandler: telemetry.Handler(reg),

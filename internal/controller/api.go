@@ -123,37 +123,55 @@ type errorBody struct {
 // the empty name as an empty segment). Answers are JSON; errors are
 // {"error": "..."} with a 4xx or 5xx status. Every replica serves all of
 // it: reads and writes go to etcd.
+//
+// Each request but the health endpoints' is traced: a server span named
+// "<METHOD> <route>" (such as "POST /api/v1/streams/{app}/{name}/kick"),
+// in the trace of the W3C traceparent header the request carries, if any.
 func (c *Controller) Handler() http.Handler {
-	return http.HandlerFunc(c.serveHTTP)
+	return http.HandlerFunc(c.serveTraced)
 }
 
-// serveHTTP routes a request. It does not use http.ServeMux, which would
-// clean paths: "//" is an empty stream name here, not a redirect.
-func (c *Controller) serveHTTP(w http.ResponseWriter, r *http.Request) {
+// Routes of the admin API, as spans name them.
+const (
+	routeHealthz = "/healthz"
+	routeReadyz  = "/readyz"
+	routeStreams = "/api/v1/streams"
+	routeStream  = "/api/v1/streams/{app}/{name}"
+	routeKick    = "/api/v1/streams/{app}/{name}/kick"
+	routeEdges   = "/api/v1/edges"
+	routeEdge    = "/api/v1/edges/{id}"
+	routeDrain   = "/api/v1/edges/{id}/drain"
+	routeLeader  = "/api/v1/leader"
+)
+
+// serveHTTP routes a request and returns its route, "" for a path that
+// names no endpoint. It does not use http.ServeMux, which would clean
+// paths: "//" is an empty stream name here, not a redirect.
+func (c *Controller) serveHTTP(w http.ResponseWriter, r *http.Request) string {
 	raw := r.URL.EscapedPath()
 	switch raw {
-	case "/healthz":
+	case routeHealthz:
 		if allow(w, r, http.MethodGet) {
 			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 		}
-		return
-	case "/readyz":
+		return routeHealthz
+	case routeReadyz:
 		if allow(w, r, http.MethodGet) {
 			c.serveReady(w, r)
 		}
-		return
+		return routeReadyz
 	}
 	rest, ok := strings.CutPrefix(raw, "/api/v1/")
 	if !ok {
 		writeError(w, http.StatusNotFound, "no such endpoint: %s", raw)
-		return
+		return ""
 	}
 	segs := strings.Split(rest, "/")
 	for i, s := range segs {
 		u, err := url.PathUnescape(s)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, "bad path segment %q: %v", s, err)
-			return
+			return ""
 		}
 		segs[i] = u
 	}
@@ -162,33 +180,40 @@ func (c *Controller) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		if allow(w, r, http.MethodGet) {
 			c.serveStreams(w, r)
 		}
+		return routeStreams
 	case len(segs) == 3 && segs[0] == "streams":
 		if allow(w, r, http.MethodGet) {
 			c.serveStream(w, r, segs[1], segs[2])
 		}
+		return routeStream
 	case len(segs) == 4 && segs[0] == "streams" && segs[3] == "kick":
 		if allow(w, r, http.MethodPost) {
 			c.serveKick(w, r, segs[1], segs[2])
 		}
+		return routeKick
 	case len(segs) == 1 && segs[0] == "edges":
 		if allow(w, r, http.MethodGet) {
 			c.serveEdges(w, r)
 		}
+		return routeEdges
 	case len(segs) == 2 && segs[0] == "edges":
 		if allow(w, r, http.MethodGet) {
 			c.serveEdge(w, r, segs[1])
 		}
+		return routeEdge
 	case len(segs) == 3 && segs[0] == "edges" && segs[2] == "drain":
 		if allow(w, r, http.MethodPost) {
 			c.serveDrain(w, r, segs[1])
 		}
+		return routeDrain
 	case len(segs) == 1 && segs[0] == "leader":
 		if allow(w, r, http.MethodGet) {
 			c.serveLeader(w, r)
 		}
-	default:
-		writeError(w, http.StatusNotFound, "no such endpoint: %s", raw)
+		return routeLeader
 	}
+	writeError(w, http.StatusNotFound, "no such endpoint: %s", raw)
+	return ""
 }
 
 // serveReady answers /readyz.
@@ -325,7 +350,7 @@ func (c *Controller) serveKick(w http.ResponseWriter, r *http.Request, app, name
 			return
 		}
 		if deleted {
-			c.log.Info("kicked a publisher", "app", app, "name", name, "edge", s.Edge, "epoch", s.Epoch, "remote", r.RemoteAddr)
+			c.reqLog(ctx).Info("kicked a publisher", "app", app, "name", name, "edge", s.Edge, "epoch", s.Epoch, "remote", r.RemoteAddr)
 			writeJSON(w, http.StatusAccepted, KickResult{App: app, Name: name, Edge: s.Edge, Epoch: s.Epoch})
 			return
 		}
@@ -411,7 +436,7 @@ func (c *Controller) serveDrain(w http.ResponseWriter, r *http.Request, id strin
 			return
 		}
 		if resp.Succeeded {
-			c.log.Info("asked an edge to drain", "edge", id, "remote", r.RemoteAddr)
+			c.reqLog(ctx).Info("asked an edge to drain", "edge", id, "remote", r.RemoteAddr)
 			req.Edge = id
 			writeJSON(w, http.StatusAccepted, req)
 			return

@@ -14,6 +14,8 @@ import (
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/tributary-media/tributary/pkg/bus"
 	"github.com/tributary-media/tributary/pkg/cluster"
@@ -73,6 +75,10 @@ type Config struct {
 	// none. New fails when the registerer already holds a controller's
 	// metrics.
 	Metrics prometheus.Registerer
+	// TracerProvider receives the controller's spans: one per admin API
+	// request, one per leadership term, one per reap
+	// (docs/observability.md). Nil means no tracing.
+	TracerProvider trace.TracerProvider
 	// Now is the clock event times and drain requests are stamped with;
 	// nil means time.Now.
 	Now func() time.Time
@@ -86,6 +92,7 @@ type Controller struct {
 	leader  atomic.Bool
 	running atomic.Bool
 	met     *metrics // nil without Config.Metrics
+	tr      trace.Tracer
 
 	// nStreams and nEdges are the sizes of the leader's view of the
 	// cluster, 0 while this replica does not lead.
@@ -129,7 +136,10 @@ func New(cfg Config) (*Controller, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	c := &Controller{cfg: cfg, log: cfg.Logger.With("component", "controller")}
+	if cfg.TracerProvider == nil {
+		cfg.TracerProvider = noop.NewTracerProvider()
+	}
+	c := &Controller{cfg: cfg, log: cfg.Logger.With("component", "controller"), tr: cfg.TracerProvider.Tracer(tracerName)}
 	if cfg.Metrics != nil {
 		m, err := newMetrics(c, cfg.Metrics)
 		if err != nil {
@@ -275,6 +285,8 @@ func (c *Controller) campaignAndLead(ctx context.Context, sess *concurrency.Sess
 
 	lctx, lose := context.WithCancel(cctx)
 	defer lose()
+	term := c.startTerm(el.Key(), el.Rev())
+	lctx = trace.ContextWithSpan(lctx, term)
 	// Leadership ends at once, before the duties have wound down.
 	c.leader.Store(true)
 	unmark := context.AfterFunc(lctx, func() { c.leader.Store(false) })
@@ -297,13 +309,24 @@ func (c *Controller) campaignAndLead(ctx context.Context, sess *concurrency.Sess
 	switch {
 	case ctx.Err() != nil:
 		c.log.Info("resigning the leadership: shutting down")
+		endTerm(term, "resigned", "shutting down")
 		return nil
 	case cctx.Err() != nil:
 		c.log.Warn("leadership lost: the election lease ended")
+		endTerm(term, "lost", "the election lease ended")
 		return nil
 	case lctx.Err() != nil:
 		c.log.Warn("leadership lost: the election key disappeared")
+		endTerm(term, "lost", "the election key disappeared")
 		return nil
+	}
+	switch {
+	case errors.Is(err, errNotLeader):
+		endTerm(term, "lost", err.Error())
+	case err != nil:
+		endTerm(term, "resigned", err.Error())
+	default:
+		endTerm(term, "resigned", "the leader's duties ended")
 	}
 	return err
 }

@@ -13,6 +13,7 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tributary-media/tributary/pkg/cluster"
 )
@@ -436,6 +437,7 @@ func (st *leaderState) expire(ctx context.Context) {
 // its edge is still missing when asked directly.
 func (st *leaderState) reap(ctx context.Context, s cluster.StreamInfo) error {
 	cli, prefix := st.c.cfg.Etcd, st.c.cfg.Prefix
+	start := time.Now()
 	rctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	e, registered, err := cluster.GetEdge(rctx, cli, prefix, s.Edge)
@@ -451,7 +453,13 @@ func (st *leaderState) reap(ctx context.Context, s cluster.StreamInfo) error {
 	}
 	if deleted {
 		st.c.met.claimReaped()
-		st.log.Info("reaped the claim of an edge that is gone", "app", s.App, "name", s.Name, "edge", s.Edge,
+		// Only a reap that removed a claim is traced, in the trace of the
+		// leadership term.
+		_, span := st.c.tr.Start(ctx, spanReap, trace.WithTimestamp(start), trace.WithAttributes(
+			keyStream.String(s.App+"/"+s.Name), keyEdgeID.String(s.Edge), keyEpoch.Int64(int64(s.Epoch)),
+			keyRegistered.Bool(registered)))
+		span.End()
+		withIDs(st.log, span.SpanContext()).Info("reaped the claim of an edge that is gone", "app", s.App, "name", s.Name, "edge", s.Edge,
 			"epoch", s.Epoch, "edge_registered", registered)
 	} else {
 		st.log.Debug("claim changed before it was reaped", "app", s.App, "name", s.Name, "epoch", s.Epoch)

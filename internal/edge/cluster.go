@@ -12,6 +12,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/tributary-media/tributary/pkg/bus"
 	"github.com/tributary-media/tributary/pkg/cluster"
@@ -99,6 +102,10 @@ type ClusterConfig struct {
 	OnDrain func()
 	// Logger receives the cluster's notices; nil discards them.
 	Logger *slog.Logger
+	// TracerProvider receives the spans of the cluster operations
+	// (cluster.claim, cluster.takeover, cluster.release,
+	// cluster.lease_lost); nil means no tracing.
+	TracerProvider trace.TracerProvider
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -112,12 +119,22 @@ type ClusterConfig struct {
 type Cluster struct {
 	cfg ClusterConfig
 	log *slog.Logger
+	tr  trace.Tracer
 
 	sess     atomic.Pointer[cluster.Session]
 	edge     atomic.Pointer[Edge]
 	started  time.Time
 	draining atomic.Bool
 	drained  sync.Once
+
+	// takeovers counts the streams this edge took over, leaseLosses the
+	// leases it lost.
+	takeovers, leaseLosses atomic.Uint64
+
+	// held are the claims made and not released, or lost with their
+	// lease, by session: what a lost lease fences.
+	heldMu sync.Mutex
+	held   map[*clusterClaim]struct{}
 }
 
 // NewCluster checks cfg and returns a Cluster. It starts nothing.
@@ -146,7 +163,11 @@ func NewCluster(cfg ClusterConfig) (*Cluster, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Cluster{cfg: cfg, log: cfg.Logger, started: cfg.Now()}, nil
+	if cfg.TracerProvider == nil {
+		cfg.TracerProvider = noop.NewTracerProvider()
+	}
+	return &Cluster{cfg: cfg, log: cfg.Logger, started: cfg.Now(),
+		tr: cfg.TracerProvider.Tracer(tracerName), held: make(map[*clusterClaim]struct{})}, nil
 }
 
 // Attach gives the Cluster the Edge whose load it registers.
@@ -220,6 +241,7 @@ func (c *Cluster) runSession(ctx context.Context) error {
 		return fmt.Errorf("register: %w", err)
 	}
 	c.sess.Store(s)
+	defer c.forgetSession(s)
 	c.log.Info("joined the cluster", "lease", fmt.Sprintf("%x", int64(s.Lease())), "ttl", s.TTL())
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
@@ -231,11 +253,44 @@ func (c *Cluster) runSession(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case err := <-runErr:
+			if err != nil {
+				c.leaseLost(s, err)
+			}
 			return err
 		case <-tick.C:
 		}
 		if err := s.RegisterEdge(ctx, c.info()); err != nil && ctx.Err() == nil {
 			c.log.Warn("registry update failed", "err", err)
+		}
+	}
+}
+
+// leaseLost records the loss of the lease of s: the counter, and a
+// cluster.lease_lost span with the number of streams it fenced.
+func (c *Cluster) leaseLost(s *cluster.Session, why error) {
+	c.leaseLosses.Add(1)
+	fenced := 0
+	c.heldMu.Lock()
+	for cc := range c.held {
+		if cc.sess == s {
+			fenced++
+		}
+	}
+	c.heldMu.Unlock()
+	_, span := c.tr.Start(context.Background(), spanLeaseLost, trace.WithAttributes(
+		keyEdgeID.String(c.cfg.EdgeID), keyLease.String(fmt.Sprintf("%x", int64(s.Lease()))),
+		keyStreamsFenced.Int(fenced)))
+	span.SetStatus(codes.Error, why.Error())
+	span.End()
+}
+
+// forgetSession forgets the claims of s once it has ended.
+func (c *Cluster) forgetSession(s *cluster.Session) {
+	c.heldMu.Lock()
+	defer c.heldMu.Unlock()
+	for cc := range c.held {
+		if cc.sess == s {
+			delete(c.held, cc)
 		}
 	}
 }
@@ -301,29 +356,70 @@ func (c *Cluster) Close(ctx context.Context) error {
 }
 
 // Claim implements Ownership: it claims the stream in etcd, and applies
-// the publish policy when another publisher owns it.
+// the publish policy when another publisher owns it. The claim is traced
+// as cluster.claim and, when the stream has an owner, cluster.takeover,
+// both children of the span in ctx (the publish's); a takeover adds a
+// "takeover" event to that span.
 func (c *Cluster) Claim(ctx context.Context, key StreamKey, info ClaimInfo) (Claim, error) {
-	s, err := c.session(ctx)
-	if err != nil {
+	sctx, span := c.tr.Start(ctx, spanClaim, trace.WithAttributes(keyStream.String(key.String()),
+		keyEdgeID.String(c.cfg.EdgeID)))
+	fail := func(err error) (Claim, error) {
+		span.SetAttributes(keyClaimResult.String("error"))
+		span.SetStatus(codes.Error, err.Error())
+		span.End()
 		return nil, err
+	}
+	s, err := c.session(sctx)
+	if err != nil {
+		return fail(err)
 	}
 	req := cluster.ClaimRequest{Remote: info.RemoteAddr}
-	cl, err := s.Claim(ctx, key.App, key.Name, req)
+	cl, err := s.Claim(sctx, key.App, key.Name, req)
 	var ce *cluster.ClaimedError
-	if err != nil && errors.As(err, &ce) {
-		owner := ce.Owner
-		why, ok := c.mayTakeOver(ctx, key, owner)
-		if !ok {
-			return nil, fmt.Errorf("%w (owner: edge %s, epoch %d)", ErrStreamBusy, owner.Edge, owner.Epoch)
-		}
-		c.log.Info("taking the stream over", "stream", key.String(), "reason", why,
-			"owner_edge", owner.Edge, "owner_epoch", owner.Epoch)
-		cl, err = c.takeover(ctx, s, key, owner, req)
+	switch {
+	case err != nil && errors.As(err, &ce):
+		span.SetAttributes(keyClaimResult.String("owned"), keyOwnerEdge.String(ce.Owner.Edge),
+			epochAttr(keyOwnerEpoch, ce.Owner.Epoch))
+		span.End()
+		return c.claimFrom(ctx, s, key, ce.Owner, req)
+	case err != nil:
+		return fail(err)
 	}
-	if err != nil {
+	span.SetAttributes(keyClaimResult.String("granted"), epochAttr(keyEpoch, cl.Epoch()))
+	span.End()
+	return c.newClaim(s, key, cl), nil
+}
+
+// claimFrom applies the publish policy to a stream that owner holds, and
+// takes it over when the policy allows, traced as cluster.takeover.
+func (c *Cluster) claimFrom(ctx context.Context, s *cluster.Session, key StreamKey, owner cluster.StreamInfo, req cluster.ClaimRequest) (Claim, error) {
+	parent := trace.SpanFromContext(ctx)
+	ctx, span := c.tr.Start(ctx, spanTakeover, trace.WithAttributes(keyStream.String(key.String()),
+		keyEdgeID.String(c.cfg.EdgeID), keyOwnerEdge.String(owner.Edge), epochAttr(keyOwnerEpoch, owner.Epoch)))
+	defer span.End()
+	why, ok := c.mayTakeOver(ctx, key, owner)
+	if !ok {
+		span.SetAttributes(keyTakeoverResult.String("refused"))
+		return nil, fmt.Errorf("%w (owner: edge %s, epoch %d)", ErrStreamBusy, owner.Edge, owner.Epoch)
+	}
+	span.SetAttributes(keyTakeoverReason.String(why))
+	c.log.Info("taking the stream over", "stream", key.String(), "reason", why,
+		"owner_edge", owner.Edge, "owner_epoch", owner.Epoch)
+	cl, err := c.takeover(ctx, s, key, owner, req)
+	switch {
+	case errors.Is(err, ErrStreamBusy):
+		span.SetAttributes(keyTakeoverResult.String("lost"))
+		return nil, err
+	case err != nil:
+		span.SetAttributes(keyTakeoverResult.String("error"))
+		span.SetStatus(codes.Error, err.Error())
 		return nil, err
 	}
-	return newClusterClaim(c, cl), nil
+	c.takeovers.Add(1)
+	span.SetAttributes(keyTakeoverResult.String("granted"), epochAttr(keyEpoch, cl.Epoch()))
+	parent.AddEvent("takeover", trace.WithAttributes(keyOwnerEdge.String(owner.Edge),
+		epochAttr(keyOwnerEpoch, owner.Epoch), keyTakeoverReason.String(why), epochAttr(keyEpoch, cl.Epoch())))
+	return c.newClaim(s, key, cl), nil
 }
 
 // takeover takes the stream from owner. The owner may rewrite its claim
@@ -434,14 +530,22 @@ func (c *Cluster) ownerLive(ctx context.Context, key StreamKey, epoch uint64) (b
 // clusterClaim adapts a cluster.Claim to the edge's Claim: it maps the
 // reasons and records media activity in etcd every third of the grace.
 type clusterClaim struct {
+	c      *Cluster
+	sess   *cluster.Session
+	key    StreamKey
 	cl     *cluster.Claim
 	active atomic.Int64 // Unix nanoseconds of the latest media
 	done   chan struct{}
 	once   sync.Once
 }
 
-func newClusterClaim(c *Cluster, cl *cluster.Claim) *clusterClaim {
-	cc := &clusterClaim{cl: cl, done: make(chan struct{})}
+// newClaim returns the edge's claim of cl, made by session s, and holds
+// it until it is released.
+func (c *Cluster) newClaim(s *cluster.Session, key StreamKey, cl *cluster.Claim) *clusterClaim {
+	cc := &clusterClaim{c: c, sess: s, key: key, cl: cl, done: make(chan struct{})}
+	c.heldMu.Lock()
+	c.held[cc] = struct{}{}
+	c.heldMu.Unlock()
 	every := max(c.cfg.ReconnectGrace/3, 100*time.Millisecond)
 	go func() {
 		tick := time.NewTicker(every)
@@ -484,7 +588,25 @@ func (cc *clusterClaim) LostReason() error {
 	return fmt.Errorf("%w: %w", ErrOwnershipLost, why)
 }
 
+// Release gives the stream up, traced as cluster.release (a child of the
+// span in ctx, the publish's).
 func (cc *clusterClaim) Release(ctx context.Context) error {
 	cc.once.Do(func() { close(cc.done) })
-	return cc.cl.Release(ctx)
+	ctx, span := cc.c.tr.Start(ctx, spanRelease, trace.WithAttributes(keyStream.String(cc.key.String()),
+		epochAttr(keyEpoch, cc.cl.Epoch())))
+	defer span.End()
+	// A claim lost with its lease stays held: leaseLost counts it.
+	if !errors.Is(cc.cl.LostReason(), cluster.ErrLeaseLost) {
+		cc.c.heldMu.Lock()
+		delete(cc.c.held, cc)
+		cc.c.heldMu.Unlock()
+	}
+	if why := cc.cl.LostReason(); why != nil {
+		span.SetAttributes(keyLostReason.String(why.Error()))
+	}
+	err := cc.cl.Release(ctx)
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	}
+	return err
 }

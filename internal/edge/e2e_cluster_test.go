@@ -15,7 +15,10 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 
 	"github.com/tributary-media/tributary/internal/testutil"
 	"github.com/tributary-media/tributary/internal/testutil/etcdtest"
@@ -884,7 +887,10 @@ func TestClusterPartition(t *testing.T) {
 	ns := natstest.Start(t, natstest.Options{})
 	es := etcdtest.Start(t, etcdtest.Options{})
 	proxy := testutil.StartProxy(t, es.Addr())
-	a := startClusterEdge(t, ns, es, "a", clusterOpts{Endpoints: []string{proxy.Addr()}}, nil)
+	tpA, srA := newTracing(t)
+	regA := prometheus.NewRegistry()
+	a := startClusterEdge(t, ns, es, "a", clusterOpts{Endpoints: []string{proxy.Addr()}, TracerProvider: tpA},
+		func(c *Config) { c.TracerProvider = tpA; c.Metrics = regA })
 	b := startClusterEdge(t, ns, es, "b", clusterOpts{}, nil)
 	cli := es.Client(t)
 	watch := watchEpochs(t, ns, "live", name, nil)
@@ -914,6 +920,26 @@ func TestClusterPartition(t *testing.T) {
 		t.Errorf("the publisher ended with %v, want %s saying the edge lost contact with the cluster", se, rtmp.CodePublishFailed)
 	}
 	enc.Stop()
+	// The lease loss as traces and metrics tell it.
+	lost := awaitSpan(t, srA, spanLeaseLost, nil)
+	checkAttrs(t, lost, map[attribute.Key]any{keyEdgeID: "a", keyStreamsFenced: 1})
+	if st := lost.Status(); st.Code != codes.Error || !strings.Contains(st.Description, "lease lost") {
+		t.Errorf("cluster.lease_lost status %+v, want an error naming the lease loss", st)
+	}
+	pub := awaitSpan(t, srA, spanPublish, nil)
+	if ev, ok := eventOf(pub, "claim_lost"); !ok || !strings.Contains(eventAttr(ev, keyLostReason).AsString(), "lease lost") {
+		t.Errorf("publish span: claim_lost event %v (found %v), want the lease loss", ev, ok)
+	}
+	if st := pub.Status(); st.Code != codes.Error {
+		t.Errorf("publish span status %+v, want an error: the edge lost the stream", st)
+	}
+	fa := scrape(t, regA)
+	if v := mustValue(t, fa, "tributary_edge_lease_losses_total"); v != 1 {
+		t.Errorf("tributary_edge_lease_losses_total = %v, want 1", v)
+	}
+	if v := mustValue(t, fa, "tributary_edge_claims_lost_total", "reason", "lease_lost"); v != 1 {
+		t.Errorf("tributary_edge_claims_lost_total{reason=lease_lost} = %v, want 1", v)
+	}
 	fenced := watch.lastAt(claim.Epoch).Sub(cut)
 	figure(t, "partition_fenced_after_ms", fenced.Milliseconds())
 	figure(t, "partition_publisher_closed_after_ms", closed.Milliseconds())

@@ -33,6 +33,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/tributary-media/tributary/internal/fanout"
 	"github.com/tributary-media/tributary/pkg/bus"
@@ -96,6 +98,9 @@ type Config struct {
 	// latency histograms. Registering fails, and so does New, when the
 	// registerer already holds an edge's metrics.
 	Metrics prometheus.Registerer
+	// TracerProvider receives the spans of the RTMP sessions (rtmp.session
+	// and its children, docs/observability.md); nil means no tracing.
+	TracerProvider trace.TracerProvider
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -110,6 +115,7 @@ type Edge struct {
 	own Ownership
 	now func() time.Time
 	met *metrics // nil without Config.Metrics
+	tr  trace.Tracer
 
 	draining atomic.Bool
 	serving  atomic.Int32
@@ -138,7 +144,33 @@ type counters struct {
 	publishesRejected, publishesAccepted   atomic.Uint64
 	playsAccepted, playsRejected, connects atomic.Uint64
 	framesDropped                          atomic.Uint64
+	// claims counts Ownership.Claim results by claimResult, claimsLost
+	// the claims lost by lostReason.
+	claims     [numClaimResults]atomic.Uint64
+	claimsLost [numLostReasons]atomic.Uint64
 }
+
+// Results of a claim, the result label of tributary_edge_claims_total.
+const (
+	claimGranted = iota
+	claimBusy
+	claimError
+	numClaimResults
+)
+
+var claimResultNames = [numClaimResults]string{"granted", "busy", "error"}
+
+// Reasons a claim is lost, the reason label of
+// tributary_edge_claims_lost_total.
+const (
+	lostTakenOver = iota
+	lostKicked
+	lostLeaseLost
+	lostOther
+	numLostReasons
+)
+
+var lostReasonNames = [numLostReasons]string{"taken_over", "kicked", "lease_lost", "other"}
 
 // Stats are an Edge's counters.
 type Stats struct {
@@ -199,6 +231,9 @@ func New(cfg Config) (*Edge, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.TracerProvider == nil {
+		cfg.TracerProvider = noop.NewTracerProvider()
+	}
 	if cfg.Ownership == nil {
 		cfg.Ownership = NewLocalOwnership(cfg.Now)
 	}
@@ -211,6 +246,7 @@ func New(cfg Config) (*Edge, error) {
 		log: cfg.Logger,
 		own: cfg.Ownership,
 		now: cfg.Now,
+		tr:  cfg.TracerProvider.Tracer(tracerName),
 		hub: fanout.New(fanout.Config{
 			GOPCacheBytes:    cfg.InitCacheBytes,
 			PlayerQueueBytes: cfg.PlayerQueueBytes,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tributary-media/tributary/internal/testutil/etcdtest"
 	"github.com/tributary-media/tributary/internal/testutil/natstest"
@@ -123,6 +124,9 @@ type clusterOpts struct {
 	// RegistryInterval is how often the edge rewrites its registration;
 	// zero means DefaultRegistryInterval.
 	RegistryInterval time.Duration
+	// TracerProvider receives the spans of the cluster operations; nil
+	// means none. Give the edge's spans to mod (Config.TracerProvider).
+	TracerProvider trace.TracerProvider
 }
 
 // clusterEdge is a testEdge that is a member of a cluster.
@@ -160,7 +164,7 @@ func startClusterEdge(t testing.TB, ns *natstest.Server, es *etcdtest.Server, na
 		Client: cli, EdgeID: name, Address: name + ":1935", TTL: o.TTL, Policy: o.Policy,
 		NATS: ns.Connect(t), SilenceWindow: 500 * time.Millisecond,
 		ReconnectGrace: 3 * time.Second, OnDrain: o.OnDrain, Logger: testLogger(t, name),
-		RegistryInterval: o.RegistryInterval,
+		RegistryInterval: o.RegistryInterval, TracerProvider: o.TracerProvider,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -102,6 +102,14 @@ var (
 		"1 when the edge's NATS connection is up, 0 otherwise.", nil, nil)
 	descMember = prometheus.NewDesc("tributary_edge_cluster_member",
 		"1 when the edge is a member of the cluster (it holds a live lease), 0 otherwise.", nil, nil)
+	descClaims = prometheus.NewDesc("tributary_edge_claims_total",
+		"Stream claims made for publishes, by result: granted, busy (another publisher owns the stream), error.", []string{"result"}, nil)
+	descClaimsLost = prometheus.NewDesc("tributary_edge_claims_lost_total",
+		"Claims of publishing streams lost, by reason: taken_over, kicked, lease_lost, other.", []string{"reason"}, nil)
+	descTakeovers = prometheus.NewDesc("tributary_edge_takeovers_total",
+		"Streams this edge took over from another owner for a new publish.", nil, nil)
+	descLeaseLosses = prometheus.NewDesc("tributary_edge_lease_losses_total",
+		"Cluster leases this edge lost (each fences every stream it published).", nil, nil)
 )
 
 // edgeCollector exports an Edge's counters, read when scraped.
@@ -111,7 +119,8 @@ type edgeCollector struct{ e *Edge }
 func (c *edgeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSessions, descConnections, descPublishes, descPlays,
 		descFramesReceived, descReceivedBytes, descFramesSent, descSentBytes, descFramesDropped,
-		descSlow, descBusErrors, descRelays, descNATS, descMember} {
+		descSlow, descBusErrors, descRelays, descNATS, descMember, descClaims, descClaimsLost,
+		descTakeovers, descLeaseLosses} {
 		ch <- d
 	}
 }
@@ -146,6 +155,16 @@ func (c *edgeCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descNATS, boolValue(c.e.cfg.NATS.IsConnected()))
 	if c.e.cfg.ReadyCheck != nil {
 		gauge(descMember, boolValue(c.e.cfg.ReadyCheck() == nil))
+	}
+	for i := range c.e.counter.claims {
+		counter(descClaims, c.e.counter.claims[i].Load(), claimResultNames[i])
+	}
+	for i := range c.e.counter.claimsLost {
+		counter(descClaimsLost, c.e.counter.claimsLost[i].Load(), lostReasonNames[i])
+	}
+	if cl, ok := c.e.own.(*Cluster); ok {
+		counter(descTakeovers, cl.takeovers.Load())
+		counter(descLeaseLosses, cl.leaseLosses.Load())
 	}
 }
 

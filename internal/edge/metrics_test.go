@@ -151,6 +151,13 @@ func TestMetricsPublishOnePlayOther(t *testing.T) {
 		{"tributary_edge_bus_publish_errors_total", nil, 0},
 		{"tributary_edge_nats_connected", nil, 1},
 		{"tributary_edge_cluster_member", nil, 1},
+		{"tributary_edge_claims_total", []string{"result", "granted"}, 1},
+		{"tributary_edge_claims_total", []string{"result", "busy"}, 0},
+		{"tributary_edge_claims_total", []string{"result", "error"}, 0},
+		{"tributary_edge_claims_lost_total", []string{"reason", "taken_over"}, 0},
+		{"tributary_edge_claims_lost_total", []string{"reason", "kicked"}, 0},
+		{"tributary_edge_claims_lost_total", []string{"reason", "lease_lost"}, 0},
+		{"tributary_edge_claims_lost_total", []string{"reason", "other"}, 0},
 	} {
 		if v := mustValue(t, fa, c.name, c.labels...); v != c.want {
 			t.Errorf("A %s%v = %v, want %v", c.name, c.labels, v, c.want)
@@ -163,6 +170,19 @@ func TestMetricsPublishOnePlayOther(t *testing.T) {
 	memberLost.Store(false)
 	if _, ok := metricValue(scrape(t, regB), "tributary_edge_cluster_member"); ok {
 		t.Error("B exports cluster_member with no cluster")
+	}
+	for _, name := range []string{"tributary_edge_takeovers_total", "tributary_edge_lease_losses_total"} {
+		if _, ok := metricValue(fa, name); ok {
+			t.Errorf("A exports %s with no cluster", name)
+		}
+	}
+	// A second publisher of the stream on A: the claim is busy.
+	dup := dialClient(t, ctx, a.URL("live", "m"))
+	if err := dup.Publish(ctx, "m"); err == nil {
+		t.Fatal("a second publisher of live/m was accepted")
+	}
+	if v := mustValue(t, scrape(t, regA), "tributary_edge_claims_total", "result", "busy"); v != 1 {
+		t.Errorf("A claims_total{result=busy} = %v after a duplicate publish, want 1", v)
 	}
 
 	play1 := dialClient(t, ctx, b.URL("live", "m"))

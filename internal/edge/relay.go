@@ -35,16 +35,28 @@ type relay struct {
 	// players' sinks add to it, Edge.load reads it.
 	bytesOut atomic.Uint64
 
+	// trace is the trace context of the newest publish whose frames
+	// carried one; players link their span to it. It changes once per
+	// publish (epoch) at most.
+	trace atomic.Pointer[pubTrace]
+	// subTP is the traceparent of the play that started the relay, sent
+	// with the init request.
+	subTP string
+
 	mu     sync.Mutex // guards the fields below; taken by the bus handler
 	pub    *fanout.Publisher
 	epoch  uint64
 	last   time.Time // when the latest frame arrived
 	closed bool
+	// tp and tpEpoch are the traceparent and epoch trace was made from.
+	tp      string
+	tpEpoch uint64
 }
 
 // acquireRelay returns the relay of key with one more player counted,
-// creating and starting it for the first player.
-func (e *Edge) acquireRelay(key StreamKey) (*relay, error) {
+// creating and starting it for the first player; tp is the traceparent of
+// that player's play, or "".
+func (e *Edge) acquireRelay(key StreamKey, tp string) (*relay, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if r := e.relays[key]; r != nil {
@@ -58,14 +70,9 @@ func (e *Edge) acquireRelay(key StreamKey) (*relay, error) {
 		hubKey: fmt.Sprintf("%d|%s", e.gen, key),
 		log:    e.log.With("stream", key.String()),
 		done:   make(chan struct{}),
+		subTP:  tp,
 	}
-	sub, err := bus.NewSubscriber(e.cfg.NATS, bus.SubscriberConfig{
-		Prefix:  e.cfg.Prefix,
-		App:     key.App,
-		Name:    key.Name,
-		Handler: r.onFrame,
-		Logger:  r.log,
-	})
+	sub, err := bus.NewSubscriber(e.cfg.NATS, r.subscriberConfig())
 	if err != nil {
 		return nil, err
 	}
@@ -76,6 +83,19 @@ func (e *Edge) acquireRelay(key StreamKey) (*relay, error) {
 	r.cancel = cancel
 	go r.run(ctx)
 	return r, nil
+}
+
+// subscriberConfig returns the configuration of the relay's bus
+// subscription.
+func (r *relay) subscriberConfig() bus.SubscriberConfig {
+	return bus.SubscriberConfig{
+		Prefix:      r.e.cfg.Prefix,
+		App:         r.key.App,
+		Name:        r.key.Name,
+		Handler:     r.onFrame,
+		TraceParent: r.subTP,
+		Logger:      r.log,
+	}
 }
 
 // releaseRelay counts one player less on r and closes r after its last
@@ -110,9 +130,7 @@ func (r *relay) run(ctx context.Context) {
 			r.log.Warn("bus subscription failed, retrying", "err", err)
 		}
 		// Start closes the subscriber on failure: make a new one.
-		sub, nerr := bus.NewSubscriber(r.e.cfg.NATS, bus.SubscriberConfig{
-			Prefix: r.e.cfg.Prefix, App: r.key.App, Name: r.key.Name, Handler: r.onFrame, Logger: r.log,
-		})
+		sub, nerr := bus.NewSubscriber(r.e.cfg.NATS, r.subscriberConfig())
 		if nerr != nil {
 			r.log.Error("bus subscription impossible", "err", nerr)
 			return
@@ -193,10 +211,22 @@ func (r *relay) onFrame(f bus.Frame) {
 		r.log.Info("bus frames lost, players skip to the next keyframe", "lost", f.Lost)
 		r.pub.Discontinuity()
 	}
+	if f.TraceParent != "" && (f.Epoch != r.tpEpoch || f.TraceParent != r.tp) {
+		r.noteTrace(f.Epoch, f.TraceParent)
+	}
 	fr := fanout.NewFrame(tag.Type, tag.Timestamp, tag.Body, tag.Type == flv.TagScript && bytes.HasPrefix(tag.Body, metaPrefix))
 	fr.IngestTime = f.IngestTime
 	_ = r.pub.Write(fr) // fails only after Close, which this lock excludes
 	r.last = r.e.now()
+}
+
+// noteTrace records the trace context of the publish of epoch, which its
+// frames carry as tp, for the players' links. It runs with r.mu held.
+func (r *relay) noteTrace(epoch uint64, tp string) {
+	r.tp, r.tpEpoch = tp, epoch
+	if sc := parseTraceParent(tp); sc.IsValid() {
+		r.trace.Store(&pubTrace{epoch: epoch, sc: sc})
+	}
 }
 
 // close ends the relay: no more frames, the subscription is gone.

@@ -10,8 +10,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/tributary-media/tributary/internal/fanout"
 	"github.com/tributary-media/tributary/pkg/bus"
+	"github.com/tributary-media/tributary/pkg/cluster"
 	"github.com/tributary-media/tributary/pkg/rtmp"
 	"github.com/tributary-media/tributary/pkg/rtmp/flv"
 )
@@ -27,7 +32,10 @@ var errClaimLost = errors.New("edge: stream ownership lost")
 type session struct {
 	e    *Edge
 	conn *rtmp.ServerConn
-	log  *slog.Logger
+	log  *slog.Logger // base with the session span's id
+	// base is the session's logger without a span id: the logs of its
+	// publishes and plays add their own span's.
+	base *slog.Logger
 	app  string
 
 	// pubs and plays belong to the handler goroutine.
@@ -55,6 +63,14 @@ type publication struct {
 
 	// bytes counts the body bytes received; Edge.load reads it.
 	bytes atomic.Uint64
+
+	// log carries the stream and the publish span's id.
+	log *slog.Logger
+	// span is the rtmp.publish span; traced says it records, so that the
+	// frame path looks for the codecs (vcodec, acodec: the latest seen).
+	span           trace.Span
+	traced         bool
+	vcodec, acodec flv.Codec
 }
 
 // playback is a stream played by the session.
@@ -64,31 +80,78 @@ type playback struct {
 	pl  *fanout.Player
 }
 
+// startSpan starts the session's span, rtmp.session, at the time the
+// connection was accepted, with its rtmp.handshake child as it happened,
+// and ends it when the server has closed the connection, with the close
+// reason the server logs. It returns ctx with the span.
+func (e *Edge) startSpan(ctx context.Context, c *rtmp.ServerConn) (context.Context, trace.Span) {
+	hsStart, hsEnd := c.HandshakeTimes()
+	mode := c.HandshakeResult().Mode.String()
+	attrs := append(clientAttrs(c), keyEdgeID.String(e.cfg.ID), keyHandshake.String(mode))
+	ctx, span := e.tr.Start(ctx, spanSession, trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithTimestamp(c.Created()), trace.WithAttributes(attrs...))
+	if !hsEnd.IsZero() {
+		_, hs := e.tr.Start(ctx, spanHandshake, trace.WithTimestamp(hsStart),
+			trace.WithAttributes(keyHandshake.String(mode)))
+		hs.End(trace.WithTimestamp(hsEnd))
+	}
+	c.OnClose(func(info rtmp.CloseInfo) {
+		span.SetAttributes(keyCloseReason.String(info.Reason),
+			keyBytesIn.Int64(int64(info.BytesIn)), keyBytesOut.Int64(int64(info.BytesOut)))
+		if info.Abnormal() {
+			span.SetStatus(codes.Error, info.Reason)
+		}
+		span.End()
+	})
+	return ctx, span
+}
+
 // serveConn is the rtmp.Handler of the edge.
 func (e *Edge) serveConn(ctx context.Context, c *rtmp.ServerConn) error {
 	e.counter.sessions.Add(1)
 	defer e.counter.sessions.Add(-1)
+	ctx, span := e.startSpan(ctx, c)
+	connStart := time.Now()
+	if _, hsEnd := c.HandshakeTimes(); !hsEnd.IsZero() {
+		connStart = hsEnd
+	}
+	_, cspan := e.tr.Start(ctx, spanConnect, trace.WithTimestamp(connStart))
 	req, err := c.ReadConnect()
 	if err != nil {
+		cspan.SetStatus(codes.Error, err.Error())
+		cspan.End()
 		return err
 	}
 	e.counter.connects.Add(1)
 	hs := c.HandshakeResult()
-	log := e.log.With("remote", remoteString(c), "app", req.App)
+	span.SetAttributes(keyApp.String(req.App), keyTCURL.String(safeTCURL(req.TCURL)),
+		keyFlashVer.String(req.FlashVer), keyEnhanced.Bool(req.Enhanced))
+	cspan.SetAttributes(keyApp.String(req.App))
+	base := traceLogger(e.log.With("remote", remoteString(c), "app", req.App), span.SpanContext())
+	log := spanLogger(base, span)
 	log.Info("client connected", "flash_ver", req.FlashVer, "tc_url", req.TCURL,
 		"handshake", hs.Mode.String(), "enhanced", req.Enhanced)
-	if reason := checkName(req.App); reason != "" {
-		log.Info("connect rejected", "reason", "application name "+reason)
-		return c.RejectConnect(rtmp.CodeConnectRejected, "The application name "+reason+".")
-	}
-	if e.draining.Load() {
-		log.Info("connect rejected", "reason", "edge draining")
-		return c.RejectConnect(rtmp.CodeConnectRejected, "This server is shutting down; connect again.")
-	}
-	if err := c.AcceptConnect(nil); err != nil {
+	reject := func(reason, desc string) error {
+		log.Info("connect rejected", "reason", reason)
+		cspan.SetAttributes(keyStatusCode.String(rtmp.CodeConnectRejected), keyRejectReason.String(reason))
+		err := c.RejectConnect(rtmp.CodeConnectRejected, desc)
+		cspan.End()
 		return err
 	}
-	s := &session{e: e, conn: c, log: log, app: req.App,
+	if reason := checkName(req.App); reason != "" {
+		return reject("application name "+reason, "The application name "+reason+".")
+	}
+	if e.draining.Load() {
+		return reject("edge draining", "This server is shutting down; connect again.")
+	}
+	if err := c.AcceptConnect(nil); err != nil {
+		cspan.SetStatus(codes.Error, err.Error())
+		cspan.End()
+		return err
+	}
+	cspan.SetAttributes(keyStatusCode.String(rtmp.CodeConnectSuccess))
+	cspan.End()
+	s := &session{e: e, conn: c, log: log, base: base, app: req.App,
 		pubs: make(map[uint32]*publication), plays: make(map[uint32]*playback)}
 	stop := context.AfterFunc(ctx, s.shutdown)
 	defer stop()
@@ -170,6 +233,9 @@ func (s *session) handle(ctx context.Context, m *rtmp.Message) error {
 		default:
 		}
 		p.frames++
+		if p.traced && typ != flv.TagScript {
+			p.noteCodecs(typ, m.Payload)
+		}
 		now := s.e.now()
 		p.claim.Active(now)
 		s.e.counter.framesIn.Add(1)
@@ -178,20 +244,20 @@ func (s *session) handle(ctx context.Context, m *rtmp.Message) error {
 		if _, err := p.bp.PublishFrame(typ, m.Timestamp, m.Payload, now); err != nil {
 			s.e.counter.busErrors.Add(1)
 			if p.errs == 0 {
-				s.log.Warn("frames lost: the bus refused them", "stream", p.key.String(), "err", err)
+				p.log.Warn("frames lost: the bus refused them", "err", err)
 			}
 			p.errs++
 		} else if p.errs > 0 {
-			s.log.Info("the bus takes frames again", "stream", p.key.String(), "lost", p.errs)
+			p.log.Info("the bus takes frames again", "lost", p.errs)
 			p.errs = 0
 		}
 	case rtmp.KindUnpublish:
-		s.unpublish(m.StreamID, true, "unpublished")
+		s.unpublish(m.StreamID, true, "unpublished", nil)
 	case rtmp.KindPlay:
 		return s.play(ctx, m.Play)
 	case rtmp.KindCloseStream:
 		s.stopPlay(m.StreamID)
-		s.unpublish(m.StreamID, true, "stream closed")
+		s.unpublish(m.StreamID, true, "stream closed", nil)
 	}
 	return nil
 }
@@ -200,31 +266,46 @@ func (s *session) handle(ctx context.Context, m *rtmp.Message) error {
 func (s *session) publish(ctx context.Context, req *rtmp.PublishRequest) error {
 	e := s.e
 	key := StreamKey{App: s.app, Name: req.Name}
-	log := s.log.With("stream", key.String(), "msid", req.StreamID)
-	reject := func(code, desc, reason string) error {
+	ctx, span := e.tr.Start(ctx, spanPublish, trace.WithAttributes(keyRTMPStream.String(req.Name),
+		keyStream.String(key.String()), keyPublishType.String(req.Type)))
+	log := spanLogger(s.base, span).With("stream", key.String(), "msid", req.StreamID)
+	// reject refuses the publish; failed says the edge could not serve it
+	// (rather than the request being refused).
+	reject := func(code, desc, reason string, failed bool) error {
 		e.counter.publishesRejected.Add(1)
 		log.Info("publish rejected", "reason", reason)
-		return s.conn.RejectPublish(req, code, desc)
+		span.SetAttributes(keyStatusCode.String(code), keyRejectReason.String(reason))
+		if failed {
+			span.SetStatus(codes.Error, reason)
+		}
+		err := s.conn.RejectPublish(req, code, desc)
+		span.End()
+		return err
 	}
 	if reason := checkName(req.Name); reason != "" {
-		return reject(rtmp.CodePublishBadName, "The stream name "+reason+".", "stream name "+reason)
+		return reject(rtmp.CodePublishBadName, "The stream name "+reason+".", "stream name "+reason, false)
 	}
 	if s.pubs[req.StreamID] != nil {
-		return reject(rtmp.CodePublishBadName, "This stream is already publishing.", "second publish on one message stream")
+		return reject(rtmp.CodePublishBadName, "This stream is already publishing.", "second publish on one message stream", false)
 	}
 	if e.draining.Load() {
-		return reject(rtmp.CodePublishFailed, "This server is shutting down; publish again.", "edge draining")
+		return reject(rtmp.CodePublishFailed, "This server is shutting down; publish again.", "edge draining", false)
 	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	claim, err := e.own.Claim(cctx, key, ClaimInfo{RemoteAddr: remoteString(s.conn)})
 	if err != nil {
 		if errors.Is(err, ErrStreamBusy) {
-			return reject(rtmp.CodePublishBadName, "Stream "+req.Name+" is already being published.", err.Error())
+			e.counter.claims[claimBusy].Add(1)
+			return reject(rtmp.CodePublishBadName, "Stream "+req.Name+" is already being published.", err.Error(), false)
 		}
-		return reject(rtmp.CodePublishFailed, "The stream cannot be claimed now; try again.", err.Error())
+		e.counter.claims[claimError].Add(1)
+		return reject(rtmp.CodePublishFailed, "The stream cannot be claimed now; try again.", err.Error(), true)
 	}
-	bp, err := bus.NewPublisher(e.cfg.NATS, bus.PublisherConfig{
+	e.counter.claims[claimGranted].Add(1)
+	span.SetAttributes(epochAttr(keyEpoch, claim.Epoch()))
+	span.AddEvent("claim", trace.WithAttributes(epochAttr(keyEpoch, claim.Epoch())))
+	pcfg := bus.PublisherConfig{
 		Prefix:         e.cfg.Prefix,
 		App:            key.App,
 		Name:           key.Name,
@@ -232,7 +313,27 @@ func (s *session) publish(ctx context.Context, req *rtmp.PublishRequest) error {
 		InitCacheBytes: e.cfg.InitCacheBytes,
 		Logger:         log,
 		Now:            e.now,
-	})
+	}
+	traced := span.IsRecording()
+	if traced {
+		var served atomic.Uint64
+		pcfg.OnInit = func(is bus.InitServed) {
+			if served.Add(1) > maxInitEvents {
+				return
+			}
+			attrs := []attribute.KeyValue{keyInitFrames.Int(is.Frames), keyInitBytes.Int(is.Bytes)}
+			if is.TraceParent != "" {
+				attrs = append(attrs, keyTraceParent.String(is.TraceParent))
+			}
+			span.AddEvent("bus.init_served", trace.WithAttributes(attrs...))
+		}
+	}
+	bp, err := bus.NewPublisher(e.cfg.NATS, pcfg)
+	if err == nil {
+		if tp := traceParent(ctx); tp != "" {
+			err = bp.SetTraceParent(tp)
+		}
+	}
 	if err == nil {
 		err = bp.ServeInit(cctx)
 	}
@@ -241,14 +342,17 @@ func (s *session) publish(ctx context.Context, req *rtmp.PublishRequest) error {
 		if bp != nil {
 			bp.Close()
 		}
-		return reject(rtmp.CodePublishFailed, "The media bus is unavailable; try again.", err.Error())
+		return reject(rtmp.CodePublishFailed, "The media bus is unavailable; try again.", err.Error(), true)
 	}
 	if err := s.conn.AcceptPublish(req); err != nil {
 		bp.Close()
 		claim.Release(context.WithoutCancel(ctx))
+		span.SetStatus(codes.Error, err.Error())
+		span.End()
 		return err
 	}
-	p := &publication{key: key, claim: claim, bp: bp, start: e.now(), lost: claim.Lost()}
+	p := &publication{key: key, claim: claim, bp: bp, start: e.now(), lost: claim.Lost(),
+		log: log, span: span, traced: traced}
 	done := make(chan struct{})
 	p.stop = sync.OnceFunc(func() { close(done) })
 	go func() {
@@ -260,6 +364,8 @@ func (s *session) publish(ctx context.Context, req *rtmp.PublishRequest) error {
 			if why == nil {
 				why = errClaimLost
 			}
+			e.counter.claimsLost[lostReason(why)].Add(1)
+			span.AddEvent("claim_lost", trace.WithAttributes(keyLostReason.String(why.Error())))
 			if s.moving.Load() && errors.Is(why, ErrTakenOver) {
 				// The encoder was asked to reconnect elsewhere and has
 				// done so: its new publish took the stream. Its old
@@ -285,10 +391,42 @@ func (s *session) publish(ctx context.Context, req *rtmp.PublishRequest) error {
 	return nil
 }
 
+// lostReason classifies why a claim was lost, for
+// tributary_edge_claims_lost_total.
+func lostReason(why error) int {
+	switch {
+	case errors.Is(why, ErrTakenOver):
+		return lostTakenOver
+	case errors.Is(why, ErrKicked):
+		return lostKicked
+	case errors.Is(why, cluster.ErrLeaseLost):
+		return lostLeaseLost
+	}
+	return lostOther
+}
+
+// noteCodecs records on the publish span the codec of the first audio
+// and video frames and of every sequence header.
+func (p *publication) noteCodecs(typ flv.TagType, body []byte) {
+	cur := &p.vcodec
+	key := keyVideoCodec
+	if typ == flv.TagAudio {
+		cur, key = &p.acodec, keyAudioCodec
+	}
+	if *cur != flv.CodecUnknown && !flv.IsSequenceHeader(typ, body) {
+		return
+	}
+	if c := flv.TagCodec(typ, body); c != flv.CodecUnknown && c != *cur {
+		*cur = c
+		p.span.SetAttributes(key.String(codecName(c)))
+	}
+}
+
 // unpublish ends the publication on message stream id, if any: clean
 // announces the end on the bus, otherwise the stream has a gap that a new
-// publish can fill.
-func (s *session) unpublish(id uint32, clean bool, why string) {
+// publish can fill. why says why it ended, cause is the error that ended
+// the session, if any.
+func (s *session) unpublish(id uint32, clean bool, why string, cause error) {
 	p := s.pubs[id]
 	if p == nil {
 		return
@@ -305,12 +443,20 @@ func (s *session) unpublish(id uint32, clean bool, why string) {
 		err = p.bp.Close()
 	}
 	if err != nil && !errors.Is(err, bus.ErrClosed) {
-		s.log.Warn("the end of the stream did not reach the bus", "stream", p.key.String(), "err", err)
+		p.log.Warn("the end of the stream did not reach the bus", "err", err)
 	}
-	p.claim.Release(context.Background())
+	p.claim.Release(trace.ContextWithSpan(context.Background(), p.span))
 	s.e.counter.publishers.Add(-1)
 	st := p.bp.Stats()
-	s.log.Info("publish ended", "stream", p.key.String(), "reason", why, "clean", clean,
+	bytes := p.bytes.Load()
+	p.span.SetAttributes(keyEndReason.String(why), keyClean.Bool(clean),
+		keyFramesIn.Int64(int64(p.frames)), keyBytesInStream.Int64(int64(bytes)),
+		keyBusErrors.Int64(int64(st.Errors)), keyInitServed.Int64(int64(st.InitRequests)))
+	if errors.Is(cause, ErrOwnershipLost) {
+		p.span.SetStatus(codes.Error, why)
+	}
+	p.span.End()
+	p.log.Info("publish ended", "reason", why, "clean", clean,
 		"frames", p.frames, "bus_frames", st.Frames, "bus_errors", st.Errors,
 		"duration", s.e.now().Sub(p.start).Round(time.Millisecond))
 }
@@ -319,32 +465,45 @@ func (s *session) unpublish(id uint32, clean bool, why string) {
 func (s *session) play(ctx context.Context, req *rtmp.PlayRequest) error {
 	e := s.e
 	key := StreamKey{App: s.app, Name: req.Name}
-	if reason := checkName(req.Name); reason != "" {
+	ctx, span := e.tr.Start(ctx, spanPlay, trace.WithAttributes(keyRTMPStream.String(req.Name),
+		keyStream.String(key.String())))
+	log := spanLogger(s.base, span).With("stream", key.String(), "msid", req.StreamID)
+	reject := func(code, desc, reason string) error {
 		e.counter.playsRejected.Add(1)
-		s.log.Info("play rejected", "stream", key.String(), "reason", "stream name "+reason)
-		return s.conn.RejectPlay(req, rtmp.CodePlayStreamNotFound, "The stream name "+reason+".")
+		log.Info("play rejected", "reason", reason)
+		span.SetAttributes(keyStatusCode.String(code), keyRejectReason.String(reason))
+		err := s.conn.RejectPlay(req, code, desc)
+		span.End()
+		return err
+	}
+	if reason := checkName(req.Name); reason != "" {
+		return reject(rtmp.CodePlayStreamNotFound, "The stream name "+reason+".", "stream name "+reason)
 	}
 	s.stopPlay(req.StreamID)
-	r, err := e.acquireRelay(key)
+	r, err := e.acquireRelay(key, traceParent(ctx))
 	if err != nil {
-		e.counter.playsRejected.Add(1)
-		s.log.Info("play rejected", "stream", key.String(), "reason", err.Error())
-		return s.conn.RejectPlay(req, rtmp.CodePlayFailed, "The stream cannot be played now.")
+		span.SetStatus(codes.Error, err.Error())
+		return reject(rtmp.CodePlayFailed, "The stream cannot be played now.", err.Error())
 	}
 	if err := s.conn.AcceptPlay(req); err != nil {
 		e.releaseRelay(r)
+		span.SetStatus(codes.Error, err.Error())
+		span.End()
 		return err
 	}
 	sink := &playSink{s: s, r: r, streamID: req.StreamID, accepted: e.now()}
+	if span.IsRecording() {
+		sink.span = span
+	}
 	pl := e.hub.Play(r.hubKey, sink)
 	s.plays[req.StreamID] = &playback{key: key, r: r, pl: pl}
 	e.counter.players.Add(1)
 	e.counter.playsAccepted.Add(1)
-	log := s.log.With("stream", key.String(), "msid", req.StreamID)
 	log.Info("play started")
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		defer span.End()
 		// A draining edge keeps its players playing until their
 		// connection is closed at the end of the drain timeout.
 		err := pl.Run(context.WithoutCancel(ctx))
@@ -352,14 +511,20 @@ func (s *session) play(ctx context.Context, req *rtmp.PlayRequest) error {
 		e.counter.players.Add(-1)
 		st := pl.Stats()
 		e.counter.framesDropped.Add(st.Dropped)
+		span.SetAttributes(keyFramesSent.Int64(int64(st.Sent)), keyFramesDropped.Int64(int64(st.Dropped)),
+			keyDrops.Int(st.Drops))
 		attrs := []any{"sent", st.Sent, "dropped", st.Dropped, "drops", st.Drops}
 		switch {
 		case errors.Is(err, fanout.ErrPlayerTooSlow):
 			e.counter.playersKicked.Add(1)
+			span.SetAttributes(keyEndReason.String(err.Error()))
+			span.SetStatus(codes.Error, err.Error())
 			log.Warn("play ended", append(attrs, "reason", err.Error())...)
 		case errors.Is(err, fanout.ErrPlayerLeft), errors.Is(err, context.Canceled):
+			span.SetAttributes(keyEndReason.String("player left"))
 			log.Info("play ended", attrs...)
 		default:
+			span.SetAttributes(keyEndReason.String(err.Error()))
 			log.Info("play ended", append(attrs, "reason", err.Error())...)
 		}
 	}()
@@ -378,11 +543,12 @@ func (s *session) stopPlay(id uint32) {
 // publications leave a gap (no clean end), its players leave.
 func (s *session) end() {
 	why := "connection closed"
-	if err := s.reason(); err != nil {
-		why = err.Error()
+	cause := s.reason()
+	if cause != nil {
+		why = cause.Error()
 	}
 	for id := range s.pubs {
-		s.unpublish(id, false, why)
+		s.unpublish(id, false, why, cause)
 	}
 	for id := range s.plays {
 		s.stopPlay(id)

@@ -3,6 +3,9 @@ package edge
 import (
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/tributary-media/tributary/internal/fanout"
 	"github.com/tributary-media/tributary/pkg/rtmp"
 	"github.com/tributary-media/tributary/pkg/rtmp/flv"
@@ -20,6 +23,13 @@ type playSink struct {
 	streamID uint32
 	accepted time.Time // when the play was accepted
 	frames   uint32    // frames written, for sampling the latency
+
+	// span is the play's rtmp.play span when it records, else nil.
+	// linked is the publish it was last linked to, links the number of
+	// links added.
+	span   trace.Span
+	linked *pubTrace
+	links  int
 
 	// Timestamps continue across a new publish: after an event, the next
 	// frame is shifted to follow the last one written.
@@ -59,12 +69,34 @@ func (k *playSink) WriteFrame(f *fanout.Frame) error {
 		}
 		k.frames++
 	}
+	if k.span != nil {
+		k.traceFrame()
+	}
 	k.written, k.last = true, ts
 	c := &k.s.e.counter
 	c.framesOut.Add(1)
 	c.bytesOut.Add(uint64(len(f.Payload)))
 	k.r.bytesOut.Add(uint64(len(f.Payload)))
 	return nil
+}
+
+// traceFrame records on the play span the time to the first frame and
+// a link to each publish the player receives (up to maxPlayLinks). It
+// runs after a frame was written; a new publish is noticed at the first
+// frame written after its frames reached the relay.
+func (k *playSink) traceFrame() {
+	if !k.written {
+		ms := float64(k.s.e.now().Sub(k.accepted)) / float64(time.Millisecond)
+		k.span.SetAttributes(keyTTFF.Float64(ms))
+	}
+	pt := k.r.trace.Load()
+	if pt == k.linked || pt == nil || k.links >= maxPlayLinks {
+		return
+	}
+	k.linked = pt
+	k.links++
+	k.span.AddLink(trace.Link{SpanContext: pt.sc,
+		Attributes: []attribute.KeyValue{keyLink.String("bus"), epochAttr(keyEpoch, pt.epoch)}})
 }
 
 func (k *playSink) Notify(ev fanout.Event) error {

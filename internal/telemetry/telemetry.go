@@ -1,6 +1,12 @@
 // Package telemetry sets up what every Tributary process exports about
 // itself: a private Prometheus registry with the Go runtime and process
-// collectors, and the HTTP handler that serves it on /metrics.
+// collectors, and the HTTP handler that serves it on /metrics
+// (telemetry.go); OpenTelemetry tracing configured by the standard OTEL_*
+// variables (tracing.go, otelenv.go); and the slog handler that adds
+// trace and span ids to log records written inside a span (logs.go).
+//
+// Nothing here sets a global: the programs pass the registry, the tracer
+// provider and the logger to the components.
 //
 // The registry is private on purpose: the default one also holds whatever
 // libraries register at init (the embedded etcd server alone adds dozens

@@ -23,7 +23,7 @@ func TestPublishAllocations(t *testing.T) {
 		t.Skip("allocation measurements publish thousands of frames")
 	}
 	nc := natstest.StartProcess(t, natstest.Options{}).Connect(t)
-	floorMsg := &nats.Msg{
+	floorTemplate := &nats.Msg{
 		Subject: bus.StreamSubject("", "live", "floor", bus.KindMedia),
 		Header: nats.Header{
 			bus.HeaderEpoch:      {"1"},
@@ -31,21 +31,34 @@ func TestPublishAllocations(t *testing.T) {
 			bus.HeaderIngestTime: {"1767225600000000000"},
 		},
 	}
+	const traceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	for _, c := range []struct {
 		name     string
 		bodySize int
 		messages float64 // NATS messages per frame
 		runs     int
+		traced   bool // the publish has a traceparent
 	}{
-		{"1KiB", 1 << 10, 1, 200},
-		{"64KiB", 64 << 10, 1, 50},
-		{"2MiB in 3 fragments", 2 << 20, 3, 10},
+		{"1KiB", 1 << 10, 1, 200, false},
+		{"1KiB traced", 1 << 10, 1, 200, true},
+		{"64KiB", 64 << 10, 1, 50, false},
+		{"2MiB in 3 fragments", 2 << 20, 3, 10, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			tag := mustTag(t, flv.TagVideo, 0, interBody(c.bodySize, 1))
 			p, err := bus.NewPublisher(nc, bus.PublisherConfig{App: "live", Name: "alloc", Epoch: 1})
 			if err != nil {
 				t.Fatal(err)
+			}
+			floorMsg := &nats.Msg{Subject: floorTemplate.Subject, Header: nats.Header{}}
+			for k, v := range floorTemplate.Header {
+				floorMsg.Header[k] = v
+			}
+			if c.traced {
+				if err := p.SetTraceParent(traceParent); err != nil {
+					t.Fatal(err)
+				}
+				floorMsg.Header[bus.HeaderTraceParent] = []string{traceParent}
 			}
 			// Warm up: buffers grow to the frame size, the cache to its GOP.
 			key := mustTag(t, flv.TagVideo, 0, keyBody(c.bodySize, 1))

@@ -819,3 +819,51 @@ func TestFastStartSplice(t *testing.T) {
 		})
 	}
 }
+
+// TestInitTraceContext checks the trace context of a fast start: the init
+// request carries the subscriber's traceparent, which the publisher hands
+// to OnInit with what it sent, and every frame of the reply carries the
+// publish's traceparent.
+func TestInitTraceContext(t *testing.T) {
+	_, nc := startNATS(t)
+	const subTP = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	if _, err := bus.NewSubscriber(nc, bus.SubscriberConfig{App: "live", Name: "tc", Handler: func(bus.Frame) {},
+		TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331"}); err == nil {
+		t.Fatal("NewSubscriber accepted a malformed traceparent")
+	}
+	served := make(chan bus.InitServed, 2)
+	p := newPublisher(t, nc, bus.PublisherConfig{App: "live", Name: "tc", Epoch: 3,
+		OnInit: func(s bus.InitServed) { served <- s }})
+	if err := p.SetTraceParent(tp); err != nil {
+		t.Fatal(err)
+	}
+	tags := [][]byte{mustTag(t, flv.TagVideo, 0, keyBody(300, 1)), mustTag(t, flv.TagVideo, 40, interBody(200, 2))}
+	for _, tag := range tags {
+		if _, err := p.Publish(tag); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name, tp string
+	}{{"traced subscriber", subTP}, {"untraced subscriber", ""}} {
+		t.Run(c.name, func(t *testing.T) {
+			col := newCollector()
+			newSubscriber(t, nc, bus.SubscriberConfig{App: "live", Name: "tc", TraceParent: c.tp}, col)
+			fs := col.waitFor(t, "the init frames", func(fs []bus.Frame) bool { return len(fs) == len(tags) })
+			for i, f := range fs {
+				if !f.Init || f.TraceParent != tp {
+					t.Errorf("init frame %d: Init %v, traceparent %q, want the publish's %q", i, f.Init, f.TraceParent, tp)
+				}
+			}
+			select {
+			case s := <-served:
+				want := bus.InitServed{TraceParent: c.tp, Frames: len(tags), Bytes: len(tags[0]) + len(tags[1])}
+				if s != want {
+					t.Errorf("OnInit got %+v, want %+v", s, want)
+				}
+			case <-time.After(waitTimeout):
+				t.Fatal("OnInit not called")
+			}
+		})
+	}
+}

@@ -37,7 +37,10 @@
 // Subscriber.Start subscribes to the media subject first, holds live frames
 // back, requests the init reply, and splices the two by sequence number, so
 // the handler gets the init frames and then the live ones without a gap or a
-// duplicate.
+// duplicate. A traced subscriber sends its traceparent with the request
+// (SubscriberConfig.TraceParent); the Publisher hands it to
+// PublisherConfig.OnInit, and sends the publish's own traceparent
+// (SetTraceParent) with every message of the reply.
 //
 // # Fencing, gaps and delivery
 //

@@ -64,12 +64,30 @@ type PublisherConfig struct {
 	// frames are split into. By default frames are split only when they
 	// exceed the server's max payload minus room for the headers.
 	MaxFragmentSize int
+	// OnInit, when set, is called after each init request was answered,
+	// with what the request carried and what the reply held. It runs on
+	// the goroutine that answers init requests and delays the next
+	// answer: it must return quickly.
+	OnInit func(InitServed)
 	// Logger receives the errors of answering init requests, which have
 	// no caller to return them to; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock Publish reads the ingest time from; nil means
 	// time.Now.
 	Now func() time.Time
+}
+
+// InitServed describes an answered init request, for
+// PublisherConfig.OnInit.
+type InitServed struct {
+	// TraceParent is the W3C traceparent the request carried
+	// (HeaderTraceParent, see SubscriberConfig.TraceParent); "" when it
+	// carried none or a malformed one.
+	TraceParent string
+	// Frames and Bytes count the frames and tag bytes the reply held.
+	Frames, Bytes int
+	// Err is why the reply could not be sent whole; nil when it was.
+	Err error
 }
 
 // PublisherStats counts what a Publisher sent.
@@ -120,6 +138,7 @@ type Publisher struct {
 	msg, fmsg         nats.Msg
 	seqVal, ingestVal []string
 	fragVal, tpVal    []string
+	tp                string // the traceparent sent, "" when none
 	seqBuf, ingestBuf [20]byte
 	fragBuf           [32]byte
 
@@ -237,7 +256,8 @@ func (p *Publisher) ServeInit(ctx context.Context) error {
 }
 
 // SetTraceParent sets the W3C traceparent sent with the frames published
-// after it; "" stops sending one. It fails on a malformed traceparent.
+// after it, and with the messages of the init replies sent after it; ""
+// stops sending one. It fails on a malformed traceparent.
 func (p *Publisher) SetTraceParent(tp string) error {
 	if tp != "" {
 		if err := checkTraceParent(tp); err != nil {
@@ -246,6 +266,7 @@ func (p *Publisher) SetTraceParent(tp string) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.tp = tp
 	if tp == "" {
 		delete(p.msg.Header, HeaderTraceParent)
 		delete(p.fmsg.Header, HeaderTraceParent)
@@ -453,15 +474,24 @@ func (p *Publisher) unsubscribe(sub *nats.Subscription) {
 
 // answerInit answers one init request: the snapshot's frames to the reply
 // subject, each split like a live frame if needed, then a message with
-// HeaderInitEnd and the number of frames. It runs on the init
+// HeaderInitEnd and the number of frames. Every message of the reply
+// carries the publish's traceparent, if it has one. It runs on the init
 // subscription's goroutine.
 func (p *Publisher) answerInit(req *nats.Msg) {
 	if req.Reply == "" {
 		return
 	}
 	p.c.initRequests.Add(1)
+	served := InitServed{}
+	if vs := req.Header.Values(HeaderTraceParent); len(vs) == 1 && checkTraceParent(vs[0]) == nil {
+		served.TraceParent = vs[0]
+	}
+	if f := p.cfg.OnInit; f != nil {
+		defer func() { f(served) }()
+	}
 	p.mu.Lock()
 	closed := p.closed
+	tp := p.tp
 	// The last sequence number sent before the snapshot: with the built-in
 	// cache the snapshot holds exactly the state after it; a Snapshot
 	// function is called after it is read, so it reflects at least that.
@@ -486,28 +516,35 @@ func (p *Publisher) answerInit(req *nats.Msg) {
 			p.log.Warn("init snapshot frame skipped", "seq", f.Seq, "err", err)
 			continue
 		}
-		if err := p.sendInit(req.Reply, f); err != nil {
+		if err := p.sendInit(req.Reply, f, tp); err != nil {
 			p.log.Warn("init reply failed", "reply", req.Reply, "err", err)
+			served.Err = err
 			return
 		}
 		sent++
+		served.Frames, served.Bytes = sent, served.Bytes+len(f.Tag)
 		p.c.initFrames.Add(1)
 		p.c.initBytes.Add(uint64(len(f.Tag)))
 	}
-	end := Envelope{Epoch: p.cfg.Epoch, Seq: sentSeq, InitEnd: true, InitFrames: sent}
+	end := Envelope{Epoch: p.cfg.Epoch, Seq: sentSeq, InitEnd: true, InitFrames: sent, TraceParent: tp}
 	m := nats.Msg{Subject: req.Reply, Header: nats.Header{}}
 	end.WriteHeader(m.Header)
 	if err := p.nc.PublishMsg(&m); err != nil {
 		p.log.Warn("init reply failed", "reply", req.Reply, "err", err)
+		served.Err = err
 	}
 }
 
 // sendInit sends one frame of an init reply, split into fragments when it
-// is too large for one message.
-func (p *Publisher) sendInit(reply string, f *Frame) error {
+// is too large for one message. tp is the publish's traceparent, sent when
+// the frame has none of its own.
+func (p *Publisher) sendInit(reply string, f *Frame, tp string) error {
 	env := Envelope{Epoch: p.cfg.Epoch, Seq: f.Seq, IngestTime: f.IngestTime, TraceParent: f.TraceParent}
 	if env.TraceParent != "" && checkTraceParent(env.TraceParent) != nil {
 		env.TraceParent = ""
+	}
+	if env.TraceParent == "" {
+		env.TraceParent = tp
 	}
 	size := p.fragmentSize()
 	total := len(f.Tag)

@@ -69,6 +69,11 @@ type SubscriberConfig struct {
 	// MaxPendingBytes caps the bytes NATS queues for the subscription;
 	// zero means DefaultMaxPendingBytes.
 	MaxPendingBytes int
+	// TraceParent, when set, is a W3C traceparent sent with the init
+	// request (HeaderTraceParent), so that the owner can tell whose fast
+	// start it served: the trace context of the subscriber's side (the
+	// play that needed the stream). It must be a valid traceparent.
+	TraceParent string
 	// Logger receives why a fast start gave nothing; nil discards it.
 	Logger *slog.Logger
 }
@@ -135,6 +140,11 @@ func NewSubscriber(nc *nats.Conn, cfg SubscriberConfig) (*Subscriber, error) {
 	media, initSubj, err := streamSubjects(cfg.Prefix, cfg.App, cfg.Name)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.TraceParent != "" {
+		if err := checkTraceParent(cfg.TraceParent); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.InitTimeout <= 0 {
 		cfg.InitTimeout = DefaultInitTimeout
@@ -336,7 +346,11 @@ func (s *Subscriber) fetchInit(ctx context.Context) (*initReply, error) {
 	if err := isub.SetPendingLimits(-1, s.cfg.MaxInitBytes+s.cfg.MaxInitBytes/4); err != nil {
 		return nil, fmt.Errorf("bus: subscribe %s: %w", inbox, err)
 	}
-	if err := s.nc.PublishRequest(s.initSubj, inbox, nil); err != nil {
+	req := &nats.Msg{Subject: s.initSubj, Reply: inbox}
+	if s.cfg.TraceParent != "" {
+		req.Header = nats.Header{HeaderTraceParent: {s.cfg.TraceParent}}
+	}
+	if err := s.nc.PublishMsg(req); err != nil {
 		return nil, fmt.Errorf("bus: request %s: %w", s.initSubj, err)
 	}
 	rx := NewReceiver(ReceiverConfig{MaxFrameSize: s.cfg.MaxFrameSize})

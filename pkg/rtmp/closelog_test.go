@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tributary-media/tributary/pkg/rtmp"
+	"github.com/tributary-media/tributary/pkg/rtmp/amf"
 	"github.com/tributary-media/tributary/pkg/rtmp/chunk"
 	"github.com/tributary-media/tributary/pkg/rtmp/handshake"
 	"github.com/tributary-media/tributary/pkg/rtmp/message"
@@ -201,5 +202,113 @@ func TestServerLogsCloseLevels(t *testing.T) {
 
 	if strings.Contains(logs.String(), "level=ERROR") {
 		t.Errorf("unexpected error log:\n%s", logs.String())
+	}
+}
+
+// TestServerOnClose: the function given to ServerConn.OnClose gets what
+// the close log line says, after the handler returned; the conn tells when
+// it was accepted and when its handshake ran.
+func TestServerOnClose(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h := newHub()
+	type closed struct {
+		info                     rtmp.CloseInfo
+		created, hsStart, hsEnd  time.Time
+		handlerDone, beforeClose bool
+	}
+	results := make(chan closed, 4)
+	handler := func(hctx context.Context, c *rtmp.ServerConn) error {
+		var r closed
+		r.created = c.Created()
+		r.hsStart, r.hsEnd = c.HandshakeTimes()
+		returned := make(chan struct{})
+		c.OnClose(func(info rtmp.CloseInfo) {
+			r.info = info
+			select {
+			case <-returned:
+				r.handlerDone = true
+			default:
+			}
+			results <- r
+		})
+		defer close(returned)
+		req, err := c.ReadConnect()
+		if err != nil {
+			return err
+		}
+		if req.App == "panic" {
+			panic("boom")
+		}
+		return h.handle(hctx, c)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- (&rtmp.Server{Handler: handler, Logger: (&logBuffer{}).logger()}).Serve(ctx, ln) }()
+	addr := ln.Addr().String()
+	wait := func(t *testing.T) closed {
+		t.Helper()
+		select {
+		case r := <-results:
+			return r
+		case <-time.After(5 * time.Second):
+			t.Fatal("OnClose not called")
+		}
+		return closed{}
+	}
+
+	t.Run("client leaves", func(t *testing.T) {
+		before := time.Now()
+		p := dialRaw(t, addr)
+		p.connect()
+		p.nc.Close()
+		r := wait(t)
+		if r.info.Level != slog.LevelInfo || r.info.Abnormal() || !strings.Contains(r.info.Reason, "closed by the peer") {
+			t.Errorf("CloseInfo = %+v, want a normal close by the peer", r.info)
+		}
+		if !errors.Is(r.info.Err, io.EOF) {
+			t.Errorf("CloseInfo.Err = %v, want io.EOF", r.info.Err)
+		}
+		if r.info.BytesIn <= handshakeBytes || r.info.BytesOut <= handshakeBytes {
+			t.Errorf("CloseInfo bytes in %d, out %d: want more than the %d handshake bytes", r.info.BytesIn, r.info.BytesOut, handshakeBytes)
+		}
+		if !r.handlerDone {
+			t.Error("OnClose called before the handler returned")
+		}
+		if r.created.Before(before) || r.hsStart.Before(r.created) || r.hsEnd.Before(r.hsStart) {
+			t.Errorf("times out of order: created %v, handshake %v to %v, duration %v", r.created, r.hsStart, r.hsEnd, r.info.Duration)
+		}
+		if r.info.Duration <= 0 || r.info.Duration > time.Since(before) {
+			t.Errorf("CloseInfo.Duration = %v", r.info.Duration)
+		}
+	})
+
+	t.Run("protocol violation", func(t *testing.T) {
+		p := dialRaw(t, addr)
+		p.connect()
+		p.nc.Write([]byte{0xC9, 1, 2, 3}) // fmt 3 on chunk stream 9, which never had a header
+		r := wait(t)
+		if r.info.Level != slog.LevelWarn || !r.info.Abnormal() || !errors.Is(r.info.Err, chunk.ErrProtocol) {
+			t.Errorf("CloseInfo = %+v, want an abnormal end wrapping chunk.ErrProtocol", r.info)
+		}
+	})
+
+	t.Run("handler panic", func(t *testing.T) {
+		p := dialRaw(t, addr)
+		c := p.cmd("connect")
+		c.Object = amf.Object{{Key: "app", Value: "panic"}, {Key: "tcUrl", Value: "rtmp://127.0.0.1/panic"}}
+		p.send(0, c)
+		r := wait(t)
+		if r.info.Level != slog.LevelError || !r.info.Abnormal() || !errors.Is(r.info.Err, rtmp.ErrHandlerPanic) {
+			t.Errorf("CloseInfo = %+v, want a handler panic at Error", r.info)
+		}
+	})
+
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatal(err)
 	}
 }

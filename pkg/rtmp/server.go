@@ -43,8 +43,9 @@ const (
 // ErrClosed, io.EOF, a peer that reset or closed the connection,
 // context.Canceled and a *StatusError (such as a rejected connect) are a
 // normal end, logged at Info; timeouts, protocol errors, exceeded limits
-// and any other error are logged at Warn. The server closes c when the
-// handler returns.
+// and any other error are logged at Warn, a panic at Error. The server
+// closes c when the handler returns, then calls the function given to
+// c.OnClose, if any, with what it logged.
 type Handler func(ctx context.Context, c *ServerConn) error
 
 // Server accepts RTMP connections from a listener and runs a Handler for
@@ -270,12 +271,24 @@ func (s *Server) serveConn(ctx context.Context, sc *ServerConn, tc *timeoutConn,
 		phase = phaseConnect
 	}
 	level, desc := classifyClose(reason, phase)
+	info := CloseInfo{Reason: desc, Level: level, BytesIn: tc.bytesIn.Load(), BytesOut: tc.bytesOut.Load(),
+		Duration: time.Since(sc.created)}
+	if reason != nil && !errors.Is(reason, ErrClosed) {
+		info.Err = reason
+	}
 	attrs := []any{"remote", remote, "reason", desc, "duration", time.Since(start).Round(time.Millisecond),
-		"bytes_in", tc.bytesIn.Load(), "bytes_out", tc.bytesOut.Load()}
+		"bytes_in", info.BytesIn, "bytes_out", info.BytesOut}
 	if req := sc.ConnectRequest(); req != nil {
 		attrs = append(attrs, "app", req.App)
 	}
 	log.Log(context.Background(), level, "rtmp: connection closed", attrs...)
+	sc.mu.Lock()
+	onClose := sc.onClose
+	sc.onClose = nil
+	sc.mu.Unlock()
+	if onClose != nil {
+		onClose(info)
+	}
 }
 
 // connPhase is how far a connection got before it ended.

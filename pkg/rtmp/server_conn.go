@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tributary-media/tributary/pkg/rtmp/amf"
 	"github.com/tributary-media/tributary/pkg/rtmp/chunk"
@@ -96,6 +97,11 @@ type ServerConn struct {
 	hsDone bool
 	hsRes  handshake.Result
 
+	// created is when NewServerConn made the conn; hsStart and hsEnd when
+	// the handshake began and completed. They belong to the reading
+	// goroutine.
+	created, hsStart, hsEnd time.Time
+
 	// onConnect is called once the connect command has been read (the
 	// Server uses it to switch from the handshake timeout to the idle
 	// timeout).
@@ -114,6 +120,8 @@ type ServerConn struct {
 	// and a publish on stream 0 is refused). Media on message stream 0 is
 	// taken as this stream's.
 	solePublish uint32
+	// onClose is called by the Server once it has closed the conn.
+	onClose func(CloseInfo)
 
 	msg Message // returned by ReadMessage
 }
@@ -137,6 +145,7 @@ func NewServerConn(rw io.ReadWriter, cfg ServerConfig) *ServerConn {
 		core:    newCore(rw, cfg.Logger, ccfg, cfg.AMF),
 		cfg:     cfg,
 		streams: make(map[uint32]*serverStream),
+		created: time.Now(),
 	}
 	if cfg.MaxCommandSize > 0 {
 		c.maxCmd = cfg.MaxCommandSize
@@ -153,6 +162,7 @@ func (c *ServerConn) Handshake() error {
 	if err := c.Err(); err != nil {
 		return err
 	}
+	c.hsStart = time.Now()
 	res, err := handshake.Server(c.rw, c.cfg.Handshake)
 	if err != nil {
 		if c.closing.Load() {
@@ -160,13 +170,64 @@ func (c *ServerConn) Handshake() error {
 		}
 		return c.fail(err)
 	}
-	c.hsDone, c.hsRes = true, res
+	c.hsDone, c.hsRes, c.hsEnd = true, res, time.Now()
 	return nil
 }
 
 // HandshakeResult returns what the handshake negotiated (zero before it
 // completed).
 func (c *ServerConn) HandshakeResult() handshake.Result { return c.hsRes }
+
+// Created returns when NewServerConn made the conn: for the conns of a
+// Server, right after the connection was accepted.
+func (c *ServerConn) Created() time.Time { return c.created }
+
+// HandshakeTimes returns when the handshake began and when it completed;
+// both are zero until it has completed. Call it from the goroutine that
+// reads (for a Server's conn, the handler's).
+func (c *ServerConn) HandshakeTimes() (start, end time.Time) {
+	if !c.hsDone {
+		return time.Time{}, time.Time{}
+	}
+	return c.hsStart, c.hsEnd
+}
+
+// CloseInfo is how a connection served by a Server ended, as the Server's
+// "rtmp: connection closed" log line tells it.
+type CloseInfo struct {
+	// Reason is the log line's reason: "closed by the peer", "closed by
+	// the handler", "server shutdown", a timeout, a protocol violation, an
+	// exceeded limit, a handler panic or the handler's error.
+	Reason string
+	// Level is the log line's level: slog.LevelInfo for a normal end,
+	// slog.LevelWarn for a timeout, a protocol violation, an exceeded
+	// limit or another error, slog.LevelError for a handler panic (see
+	// Handler).
+	Level slog.Level
+	// Err is the error the reason describes; nil when the handler or the
+	// server closed the conn without one.
+	Err error
+	// BytesIn and BytesOut count the bytes read from and written to the
+	// connection, handshake included.
+	BytesIn, BytesOut uint64
+	// Duration is the time from accept to close.
+	Duration time.Duration
+}
+
+// Abnormal reports whether the connection ended abnormally: its log line
+// is above Info.
+func (i CloseInfo) Abnormal() bool { return i.Level > slog.LevelInfo }
+
+// OnClose sets a function the Server that serves c calls once, after the
+// handler has returned and the conn is closed, with what the Server logs
+// about the close; a later call replaces it, nil removes it. It is for
+// handlers that report their connection's end elsewhere (a trace span). A
+// conn that is not served by a Server never calls it.
+func (c *ServerConn) OnClose(f func(CloseInfo)) {
+	c.mu.Lock()
+	c.onClose = f
+	c.mu.Unlock()
+}
 
 // ReadConnect runs the handshake if needed, then reads until the client's
 // connect command and returns it. Control messages that arrive before it
