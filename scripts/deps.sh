@@ -2,7 +2,8 @@
 # Installs the third-party programs the test suite talks to, when they are
 # missing: ffmpeg/ffprobe (real RTMP client and media checker), nginx with
 # its RTMP module and node-media-server (reference RTMP servers), and
-# Node.js/npm to run the latter. node-media-server comes from npm and goes
+# Node.js/npm to run the latter, openssl (the token signing recipe is tested
+# as documented). node-media-server comes from npm and goes
 # into the user cache directory, where internal/testutil looks for it; its
 # version is the NodeMediaServerVersion constant of internal/testutil/nms.go.
 # Safe to run repeatedly; prints nothing when everything is present.
@@ -16,6 +17,7 @@ command -v nginx >/dev/null 2>&1 || need+=(nginx)
 [ -e /usr/lib/nginx/modules/ngx_rtmp_module.so ] || need+=(libnginx-mod-rtmp)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 
 if [ ${#need[@]} -gt 0 ]; then
 	sudo=""

@@ -128,6 +128,8 @@ func serve(ctx context.Context, cfg config.Controller, log *slog.Logger, tp trac
 		EtcdEndpoints:    cfg.EtcdEndpointList(),
 		EmbeddedEtcdAddr: cfg.EmbeddedEtcdAddr,
 		EmbeddedEtcdDir:  cfg.EmbeddedEtcdDir,
+		NATSSecurity:     cfg.NATSSecurity,
+		EtcdSecurity:     cfg.EtcdSecurity,
 		Logger:           log,
 	})
 	if err != nil {
@@ -154,6 +156,7 @@ func serve(ctx context.Context, cfg config.Controller, log *slog.Logger, tp trac
 		},
 		Addr:           cfg.HTTPAddr,
 		MetricsHandler: telemetry.Handler(reg),
+		Token:          cfg.AdminToken.Value(),
 	})
 	if err != nil {
 		return err

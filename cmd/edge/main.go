@@ -43,11 +43,13 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/tributary-media/tributary/internal/auth"
 	"github.com/tributary-media/tributary/internal/backend"
 	"github.com/tributary-media/tributary/internal/config"
 	"github.com/tributary-media/tributary/internal/controller"
 	"github.com/tributary-media/tributary/internal/edge"
 	"github.com/tributary-media/tributary/internal/telemetry"
+	"github.com/tributary-media/tributary/internal/tlsreload"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -126,6 +128,14 @@ func flushTraces(tracing *telemetry.Tracing, log *slog.Logger) {
 func serve(ctx context.Context, cfg config.Edge, log *slog.Logger, tp trace.TracerProvider) error {
 	log.Info("edge starting", "version", version, "rtmp_addr", cfg.RTMPAddr, "rtmps_addr", cfg.RTMPSAddr, "http_addr", cfg.HTTPAddr)
 
+	// The publish and play rules (docs/security.md). Their keys and
+	// secrets files are read now: one missing or malformed stops the start.
+	authz, err := auth.New(auth.Config{Rules: cfg.AuthRules(), EdgeID: cfg.ID, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer authz.Close()
+
 	// The bus and the cluster state: external servers, or ones in this
 	// process.
 	be, err := backend.Start(backend.Options{
@@ -135,6 +145,8 @@ func serve(ctx context.Context, cfg config.Edge, log *slog.Logger, tp trace.Trac
 		EtcdEndpoints:    cfg.EtcdEndpointList(),
 		EmbeddedEtcdAddr: cfg.EmbeddedEtcdAddr,
 		EmbeddedEtcdDir:  cfg.EmbeddedEtcdDir,
+		NATSSecurity:     cfg.NATSSecurity,
+		EtcdSecurity:     cfg.EtcdSecurity,
 		Logger:           log,
 	})
 	if err != nil {
@@ -187,6 +199,16 @@ func serve(ctx context.Context, cfg config.Edge, log *slog.Logger, tp trace.Trac
 		Logger:           log,
 		Metrics:          reg,
 		TracerProvider:   tp,
+		Auth:             authz,
+
+		// Limits and timeouts: docs/security.md.
+		MaxConnsPerIP:       cfg.MaxConnsPerIP,
+		MaxPublishers:       cfg.MaxPublishers,
+		MaxPlayersPerStream: cfg.MaxPlayersPerStream,
+		MaxPublishBitrate:   int64(cfg.MaxPublishBitrate),
+		HandshakeTimeout:    cfg.HandshakeTimeout,
+		ConnectTimeout:      cfg.ConnectTimeout,
+		IdleTimeout:         idleTimeout(cfg.IdleTimeout),
 	})
 	if err != nil {
 		return err
@@ -218,7 +240,9 @@ func serve(ctx context.Context, cfg config.Edge, log *slog.Logger, tp trace.Trac
 		lns = append(lns, ln)
 	}
 	if cfg.RTMPSAddr != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		// The certificate follows its files: a renewed one is served
+		// without a restart.
+		certs, err := tlsreload.New(tlsreload.Config{CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey, Logger: log})
 		if err != nil {
 			closeAll()
 			return fmt.Errorf("rtmps: %w", err)
@@ -228,7 +252,17 @@ func serve(ctx context.Context, cfg config.Edge, log *slog.Logger, tp trace.Trac
 			closeAll()
 			return fmt.Errorf("rtmps listener: %w", err)
 		}
-		lns = append(lns, tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}))
+		lns = append(lns, tls.NewListener(ln, certs.TLSConfig()))
+		reloadCtx, stopReload := context.WithCancel(context.Background())
+		reloadDone := make(chan struct{})
+		go func() {
+			defer close(reloadDone)
+			certs.Run(reloadCtx)
+		}()
+		defer func() {
+			stopReload()
+			<-reloadDone
+		}()
 	}
 	// With the embedded etcd, this process is the whole system: it runs a
 	// controller too. It shares the edge's etcd client and bus connection.
@@ -248,6 +282,7 @@ func serve(ctx context.Context, cfg config.Edge, log *slog.Logger, tp trace.Trac
 			},
 			Addr:           cfg.ControllerAddr,
 			MetricsHandler: telemetry.Handler(reg),
+			Token:          cfg.AdminToken.Value(),
 		})
 		if err != nil {
 			closeAll()
@@ -300,6 +335,8 @@ func serve(ctx context.Context, cfg config.Edge, log *slog.Logger, tp trace.Trac
 	}
 	if cfg.RTMPAddr != "" {
 		log.Info("ready: publish with ffmpeg -re -i input.mp4 -c copy -f flv rtmp://" + hostPort(lns[0].Addr()) + "/live/test; play with ffplay rtmp://" + hostPort(lns[0].Addr()) + "/live/test")
+	} else {
+		log.Info("ready: RTMPS only, on rtmps://" + hostPort(lns[0].Addr()) + "/live/test")
 	}
 	var runErr error
 	select {
@@ -344,6 +381,15 @@ func serve(ctx context.Context, cfg config.Edge, log *slog.Logger, tp trace.Trac
 		cancel()
 	}
 	return runErr
+}
+
+// idleTimeout returns the rtmp.Server idle timeout for the -idle-timeout
+// setting, where 0 disables it.
+func idleTimeout(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // advertise returns the RTMP address the registry shows for this edge.

@@ -27,6 +27,12 @@ type Controller struct {
 	// HTTPAddr is the listen address of the admin API and the health
 	// endpoints (/healthz, /readyz).
 	HTTPAddr string
+	// AdminTokenFile names the file AdminToken is read from.
+	AdminTokenFile string
+	// AdminToken is the bearer token the admin API requires: the
+	// TRIBUTARY_ADMIN_TOKEN variable or the content of AdminTokenFile.
+	// Unset, the API is open.
+	AdminToken Secret
 	// NATSURL is one or more NATS server URLs, comma-separated; "" starts
 	// an embedded NATS server on EmbeddedNATSAddr. See NATSURLs.
 	NATSURL string
@@ -48,6 +54,13 @@ type Controller struct {
 	// means a directory per address under the user's cache directory, so
 	// that stream epochs keep growing across restarts.
 	EmbeddedEtcdDir string
+	// NATSSecurity is how the controller authenticates to NATSURL's
+	// servers and secures the connection (docs/security.md).
+	NATSSecurity NATSSecurity
+	// EtcdSecurity is how the controller authenticates to
+	// EtcdEndpoints' servers and secures the connection
+	// (docs/security.md).
+	EtcdSecurity EtcdSecurity
 	// LeaseTTL is the TTL of the controller's etcd lease, which holds its
 	// leadership: a leader that dies without resigning is replaced within
 	// about this long.
@@ -99,10 +112,13 @@ func (c *Controller) fields() *fieldSet {
 		describeDefault(`host name ("controller" if unknown)`)
 	fs.str(&c.HTTPAddr, "http-addr", "http_addr",
 		"HTTP listen address of the admin API (/api/v1/...) and health (/healthz, /readyz)")
+	fs.adminTokenSetting(&c.AdminTokenFile, "the admin API")
 	fs.natsSettings(&c.NATSURL, &c.EmbeddedNATSAddr)
+	fs.natsSecuritySettings(&c.NATSSecurity)
 	fs.str(&c.BusPrefix, "bus-prefix", "bus_prefix",
 		"event subject prefix and etcd key prefix, the edges' -bus-prefix: one token of A-Z a-z 0-9 _ -")
 	fs.etcdSettings(&c.EtcdEndpoints, &c.EmbeddedEtcdAddr, &c.EmbeddedEtcdDir)
+	fs.etcdSecuritySettings(&c.EtcdSecurity)
 	fs.duration(&c.LeaseTTL, "lease-ttl", "lease_ttl",
 		"TTL of the controller's etcd lease: how long a dead leader keeps the leadership (whole seconds, at least 2s)")
 	fs.duration(&c.ReconnectGrace, "reconnect-grace", "reconnect_grace",
@@ -128,7 +144,11 @@ func LoadController(name string, args, environ []string, usageOut io.Writer) (Co
 	if err := fs.load(name, args, environ, usageOut); err != nil {
 		return Controller{}, err
 	}
+	secretsFromEnv(environ, &c.NATSSecurity, &c.EtcdSecurity, &c.AdminToken)
 	if err := c.Validate(); err != nil {
+		return Controller{}, fs.annotate(err)
+	}
+	if err := readSecretFiles(&c.NATSSecurity, &c.EtcdSecurity, c.AdminTokenFile, &c.AdminToken); err != nil {
 		return Controller{}, fs.annotate(err)
 	}
 	return c, nil
@@ -167,9 +187,12 @@ func (c Controller) Validate() error {
 	}
 
 	p.checkNATSSettings(c.NATSURL, c.EmbeddedNATSAddr)
+	p.checkNATSSecurity(c.NATSURL, c.NATSSecurity)
 	p.add("bus-prefix", checkToken(c.BusPrefix, 0, busPrefixExtra))
 
 	p.checkEtcdSettings(c.EtcdEndpoints, c.EmbeddedEtcdAddr)
+	p.checkEtcdSecurity(c.EtcdEndpoints, c.EtcdSecurity)
+	p.checkAdminToken(c.AdminTokenFile, c.AdminToken)
 	if c.LeaseTTL < minLeaseTTL {
 		p.addf("lease-ttl", "%s: must be at least %s", c.LeaseTTL, minLeaseTTL)
 	}

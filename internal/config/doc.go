@@ -23,7 +23,9 @@
 // "1m30s"); sizes are Bytes ("16MiB", "512KiB", "1MB" or a plain integer);
 // lists are YAML sequences, and comma-separated in flags and the
 // environment. An empty YAML value (key: or key: ~) sets a string or a
-// list to empty.
+// list to empty. One key of the edge's file has no flag or variable: auth,
+// a nested mapping of publish and play rules (Auth, docs/security.md),
+// checked as strictly, each problem with its line.
 //
 // # Errors
 //
@@ -38,10 +40,20 @@
 // names the setting by its flag, environment variable or file position, and
 // says where an invalid value came from.
 //
+// # Secrets
+//
+// Passwords and tokens are not settings: each is read from the file a
+// -...-file setting names (-nats-password-file) or from an environment
+// variable (TRIBUTARY_NATS_PASSWORD, TRIBUTARY_NATS_TOKEN,
+// TRIBUTARY_ETCD_PASSWORD, TRIBUTARY_ADMIN_TOKEN), never from a flag or
+// the YAML file. LoadEdge and LoadController read them into Secret
+// values, which print and log as where they came from, never as the
+// secret.
+//
 // # Concurrency
 //
 // The package has no global state: its functions are safe for concurrent
 // use. Only LoadEdge and LoadController touch the file system (to read the
-// YAML file) and DefaultEdge and DefaultController ask for the host name;
-// the environment is passed in.
+// YAML file and the secret files) and DefaultEdge and DefaultController
+// ask for the host name; the environment is passed in.
 package config

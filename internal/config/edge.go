@@ -61,12 +61,24 @@ type Edge struct {
 	// means a directory per address under the user's cache directory, so
 	// that stream epochs keep growing across restarts.
 	EmbeddedEtcdDir string
+	// NATSSecurity is how the edge authenticates to NATSURL's servers
+	// and secures the connection (docs/security.md).
+	NATSSecurity NATSSecurity
+	// EtcdSecurity is how the edge authenticates to EtcdEndpoints'
+	// servers and secures the connection (docs/security.md).
+	EtcdSecurity EtcdSecurity
 	// ControllerAddr is the admin API listen address of the controller
 	// the edge runs in-process when it runs the embedded etcd server
 	// (EtcdEndpoints empty), so that one command runs the whole system;
 	// "" runs none. With EtcdEndpoints set it is not used: controllers
 	// then run as their own program.
 	ControllerAddr string
+	// AdminTokenFile names the file AdminToken is read from.
+	AdminTokenFile string
+	// AdminToken is the bearer token the in-process controller's admin
+	// API requires: the TRIBUTARY_ADMIN_TOKEN variable or the content of
+	// AdminTokenFile. Unset, the API is open.
+	AdminToken Secret
 	// LeaseTTL is the TTL of the edge's etcd lease: how long its claims
 	// outlive it when it dies without releasing them.
 	LeaseTTL time.Duration
@@ -86,8 +98,37 @@ type Edge struct {
 	// PlayerMaxLag is how long a player may stay continuously behind
 	// before it is disconnected.
 	PlayerMaxLag time.Duration
-	// MaxConns caps the RTMP connections of the edge; 0 means unlimited.
+	// MaxConns caps the RTMP and RTMPS connections of the edge together;
+	// 0 means unlimited.
 	MaxConns int
+	// MaxConnsPerIP caps the connections from one client address: an
+	// IPv4 address, or an IPv6 /64; 0 means unlimited.
+	MaxConnsPerIP int
+	// MaxPublishers caps the streams published on the edge at once; 0
+	// means unlimited.
+	MaxPublishers int
+	// MaxPlayersPerStream caps the players of one stream on the edge; 0
+	// means unlimited.
+	MaxPlayersPerStream int
+	// MaxPublishBitrate caps the bit rate of each publish, measured over
+	// a sliding window with a burst allowance (see internal/edge); 0
+	// means unlimited.
+	MaxPublishBitrate Bitrate
+	// HandshakeTimeout bounds the RTMP handshake, and the TLS handshake
+	// before it for RTMPS.
+	HandshakeTimeout time.Duration
+	// ConnectTimeout bounds the wait for the connect command once the
+	// handshake is done.
+	ConnectTimeout time.Duration
+	// IdleTimeout closes a connection on which nothing arrived for this
+	// long; 0 disables it.
+	IdleTimeout time.Duration
+	// Auth holds the publish and play rules (the auth section of the
+	// YAML file); see AuthRules for the rules in force.
+	Auth Auth
+	// AuthPublishWebhook and AuthPlayWebhook, when set, are the webhook
+	// URLs of the default publish and play rules (see AuthRules).
+	AuthPublishWebhook, AuthPlayWebhook string
 	// DrainTimeout is how long sessions get, on SIGTERM, before they are
 	// closed.
 	DrainTimeout time.Duration
@@ -118,9 +159,16 @@ func DefaultEdge() Edge {
 		GOPCache:         8 * MiB,
 		PlayerQueue:      16 * MiB,
 		PlayerMaxLag:     10 * time.Second,
-		DrainTimeout:     30 * time.Second,
-		LogLevel:         "info",
-		LogFormat:        "text",
+		MaxConns:         10000,
+		MaxPublishers:    1000,
+		// A 4K60 encode is at most some 60 Mbit/s.
+		MaxPublishBitrate: 100 * Mbps,
+		HandshakeTimeout:  10 * time.Second,
+		ConnectTimeout:    10 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		DrainTimeout:      30 * time.Second,
+		LogLevel:          "info",
+		LogFormat:         "text",
 	}
 }
 
@@ -148,11 +196,14 @@ func (e *Edge) fields() *fieldSet {
 	fs.str(&e.HTTPAddr, "http-addr", "http_addr",
 		"HTTP listen address for health (/healthz, /readyz) and metrics")
 	fs.natsSettings(&e.NATSURL, &e.EmbeddedNATSAddr)
+	fs.natsSecuritySettings(&e.NATSSecurity)
 	fs.str(&e.BusPrefix, "bus-prefix", "bus_prefix",
 		"media bus subject prefix and etcd key prefix: one token of A-Z a-z 0-9 _ -")
 	fs.etcdSettings(&e.EtcdEndpoints, &e.EmbeddedEtcdAddr, &e.EmbeddedEtcdDir)
+	fs.etcdSecuritySettings(&e.EtcdSecurity)
 	fs.str(&e.ControllerAddr, "controller-addr", "controller_addr",
 		`admin API address of the controller the edge runs in-process when it runs the embedded etcd server ("" = none); with -etcd-endpoints set, run cmd/controller instead`)
+	fs.adminTokenSetting(&e.AdminTokenFile, "the in-process controller's admin API")
 	fs.duration(&e.LeaseTTL, "lease-ttl", "lease_ttl",
 		"TTL of the edge's etcd lease: how long the claims of a dead edge last (whole seconds, at least 2s)")
 	fs.str(&e.PublishPolicy, "publish-policy", "publish_policy",
@@ -166,7 +217,27 @@ func (e *Edge) fields() *fieldSet {
 	fs.duration(&e.PlayerMaxLag, "player-max-lag", "player_max_lag",
 		"a player continuously behind for this long is disconnected")
 	fs.integer(&e.MaxConns, "max-conns", "max_conns",
-		"maximum RTMP connections in total (0 = unlimited)")
+		"maximum RTMP and RTMPS connections in total; more are closed at accept (0 = unlimited)")
+	fs.integer(&e.MaxConnsPerIP, "max-conns-per-ip", "max_conns_per_ip",
+		"maximum connections from one client address (an IPv4 address, an IPv6 /64); more are closed at accept (0 = unlimited: keep it so behind a load balancer or NAT that hides client addresses)")
+	fs.integer(&e.MaxPublishers, "max-publishers", "max_publishers",
+		"maximum streams published on this edge at once; more publishes get NetStream.Publish.Failed (0 = unlimited)")
+	fs.integer(&e.MaxPlayersPerStream, "max-players-per-stream", "max_players_per_stream",
+		"maximum players of one stream on this edge; more plays get NetStream.Play.Failed (0 = unlimited)")
+	fs.bitrate(&e.MaxPublishBitrate, "max-publish-bitrate", "max_publish_bitrate",
+		"maximum bit rate of a publish, such as 8Mbps or 6000k: a publisher that sends more than 6 s of it within 5 s (1 s of burst allowance for keyframes) is disconnected (0 = unlimited; at least 64kbps)")
+	fs.duration(&e.HandshakeTimeout, "handshake-timeout", "handshake_timeout",
+		"time a client gets to complete the RTMP handshake (and, for RTMPS, the TLS handshake)")
+	fs.duration(&e.ConnectTimeout, "connect-timeout", "connect_timeout",
+		"time a client gets, after the handshake, to send its connect command")
+	fs.duration(&e.IdleTimeout, "idle-timeout", "idle_timeout",
+		"a connection on which nothing arrives for this long is closed (0 = never); players answer the edge's pings, so only dead or silent peers reach it")
+	fs.authSection(&e.Auth,
+		"publish and play authorization per application: stream keys, signed tokens, webhooks (docs/security.md)")
+	fs.str(&e.AuthPublishWebhook, "auth-publish-webhook", "",
+		"URL of the webhook that authorizes publishes in the applications not listed under auth.apps (sets auth.default.publish.webhook.url; docs/security.md)")
+	fs.str(&e.AuthPlayWebhook, "auth-play-webhook", "",
+		"URL of the webhook that authorizes plays in the applications not listed under auth.apps (sets auth.default.play.webhook.url)")
 	fs.duration(&e.DrainTimeout, "drain-timeout", "drain_timeout",
 		"on SIGTERM, how long sessions get before they are closed")
 	fs.str(&e.LogLevel, "log-level", "log_level", "log level: debug, info, warn or error")
@@ -197,7 +268,11 @@ func LoadEdge(name string, args, environ []string, usageOut io.Writer) (Edge, er
 	if err := fs.load(name, args, environ, usageOut); err != nil {
 		return Edge{}, err
 	}
+	secretsFromEnv(environ, &e.NATSSecurity, &e.EtcdSecurity, &e.AdminToken)
 	if err := e.Validate(); err != nil {
+		return Edge{}, fs.annotate(err)
+	}
+	if err := readSecretFiles(&e.NATSSecurity, &e.EtcdSecurity, e.AdminTokenFile, &e.AdminToken); err != nil {
 		return Edge{}, fs.annotate(err)
 	}
 	return e, nil
@@ -252,8 +327,11 @@ func (e Edge) Validate() error {
 	}
 
 	p.checkNATSSettings(e.NATSURL, e.EmbeddedNATSAddr)
+	p.checkNATSSecurity(e.NATSURL, e.NATSSecurity)
 	p.add("bus-prefix", checkToken(e.BusPrefix, 0, busPrefixExtra))
 	p.checkEtcdSettings(e.EtcdEndpoints, e.EmbeddedEtcdAddr)
+	p.checkEtcdSecurity(e.EtcdEndpoints, e.EtcdSecurity)
+	p.checkAdminToken(e.AdminTokenFile, e.AdminToken)
 	if e.ControllerAddr != "" {
 		p.add("controller-addr", checkAddr(e.ControllerAddr))
 	}
@@ -281,6 +359,8 @@ func (e Edge) Validate() error {
 	if e.MaxConns < 0 {
 		p.addf("max-conns", "%d: must be 0 (unlimited) or more", e.MaxConns)
 	}
+	p.checkLimits(e)
+	p.checkAuthWebhooks(e)
 	if e.DrainTimeout < 0 {
 		p.addf("drain-timeout", "%s: must be 0 or more", e.DrainTimeout)
 	}

@@ -24,6 +24,8 @@ func TestDefaultEdge(t *testing.T) {
 		BusPrefix: "tributary", EmbeddedEtcdAddr: "127.0.0.1:2379", ControllerAddr: ":8081", LeaseTTL: 5 * time.Second, PublishPolicy: "reject",
 		ReconnectGrace: 10 * time.Second, GOPCache: 8 * MiB, PlayerQueue: 16 * MiB,
 		PlayerMaxLag: 10 * time.Second, DrainTimeout: 30 * time.Second, LogLevel: "info", LogFormat: "text",
+		MaxConns: 10000, MaxPublishers: 1000, MaxPublishBitrate: 100 * Mbps,
+		HandshakeTimeout: 10 * time.Second, ConnectTimeout: 10 * time.Second, IdleTimeout: time.Minute,
 	}
 	if !reflect.DeepEqual(e, want) {
 		t.Fatalf("DefaultEdge() = %+v\nwant %+v", e, want)
@@ -196,6 +198,8 @@ func TestValidateReportsEverything(t *testing.T) {
 		"config: -player-queue: 0: must be at least 64KiB",
 		"config: -player-max-lag: 0s: must be greater than 0",
 		"config: -max-conns: -5: must be 0 (unlimited) or more",
+		"config: -handshake-timeout: 0s: must be greater than 0",
+		"config: -connect-timeout: 0s: must be greater than 0",
 		"config: -drain-timeout: -1ms: must be 0 or more",
 		`config: -log-level: "verbose": want debug, info, warn or error`,
 		`config: -log-format: "xml": want text or json`,
@@ -305,6 +309,12 @@ func TestEdgeHelp(t *testing.T) {
 		}
 		e := DefaultEdge()
 		for _, s := range e.fields().settings {
+			if s.flag == "" {
+				if !strings.Contains(text, "  yaml "+s.key+" ") {
+					t.Errorf("usage lacks the YAML section %s", s.key)
+				}
+				continue
+			}
 			want := "(env " + s.env + ")"
 			if s.key != "" {
 				want = "(env " + s.env + ", yaml " + s.key + ")"
@@ -321,7 +331,7 @@ func TestEdgeHelp(t *testing.T) {
 			`(env TRIBUTARY_RECONNECT_GRACE, yaml reconnect_grace) (default 10s)`,
 			`(env TRIBUTARY_PLAYER_QUEUE, yaml player_queue) (default 16MiB)`,
 			`(env TRIBUTARY_ID, yaml id) (default host name ("edge" if unknown))`,
-			`(env TRIBUTARY_MAX_CONNS, yaml max_conns)` + "\n",
+			`(env TRIBUTARY_MAX_CONNS_PER_IP, yaml max_conns_per_ip)` + "\n",
 		} {
 			if !strings.Contains(squeezed, want) {
 				t.Errorf("usage lacks %q:\n%s", want, text)
@@ -338,13 +348,19 @@ func TestEdgeUsage(t *testing.T) {
 	lines := strings.Split(strings.TrimSuffix(md, "\n"), "\n")
 	e := DefaultEdge()
 	settings := e.fields().settings
-	if len(settings) != 24 || len(lines) != 2+len(settings) {
+	if len(settings) != 49 || len(lines) != 2+len(settings) {
 		t.Fatalf("%d settings, %d lines:\n%s", len(settings), len(lines), md)
 	}
 	if lines[0] != "| flag | env | yaml | default | meaning |" {
 		t.Fatalf("header %q", lines[0])
 	}
 	for i, s := range settings {
+		if s.flag == "" {
+			if !strings.HasPrefix(lines[2+i], "| — | — | `"+s.key+"` | ") {
+				t.Errorf("line %q does not start with the YAML section %s", lines[2+i], s.key)
+			}
+			continue
+		}
 		if !strings.HasPrefix(lines[2+i], "| `-"+s.flag+"` | `"+s.env+"` | ") {
 			t.Errorf("line %q does not start with -%s and %s", lines[2+i], s.flag, s.env)
 		}
@@ -358,7 +374,9 @@ func TestEdgeUsage(t *testing.T) {
 		"| `-rtmp-addr` | `TRIBUTARY_RTMP_ADDR` | `rtmp_addr` | `:1935` |",
 		"| `-nats-url` | `TRIBUTARY_NATS_URL` | `nats_url` | `\"\"` |",
 		"| `-gop-cache` | `TRIBUTARY_GOP_CACHE` | `gop_cache` | `8MiB` |",
-		"| `-max-conns` | `TRIBUTARY_MAX_CONNS` | `max_conns` | `0` |",
+		"| `-max-conns` | `TRIBUTARY_MAX_CONNS` | `max_conns` | `10000` |",
+		"| `-max-conns-per-ip` | `TRIBUTARY_MAX_CONNS_PER_IP` | `max_conns_per_ip` | `0` |",
+		"| `-max-publish-bitrate` | `TRIBUTARY_MAX_PUBLISH_BITRATE` | `max_publish_bitrate` | `100Mbps` |",
 		"| `-drain-timeout` | `TRIBUTARY_DRAIN_TIMEOUT` | `drain_timeout` | `30s` |",
 		"| `-controller-addr` | `TRIBUTARY_CONTROLLER_ADDR` | `controller_addr` | `:8081` |",
 	} {
@@ -381,7 +399,7 @@ func TestEdgeSettingsAreUnique(t *testing.T) {
 			}
 			seen[name] = true
 		}
-		if s.key != "" && s.key != strings.ReplaceAll(s.flag, "-", "_") {
+		if s.key != "" && s.flag != "" && s.key != strings.ReplaceAll(s.flag, "-", "_") {
 			t.Errorf("-%s has YAML key %s, want the flag name with '_'", s.flag, s.key)
 		}
 	}

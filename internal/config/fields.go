@@ -19,9 +19,9 @@ const configFlag = "config"
 // setting is one configuration value bound once to its flag, YAML key,
 // environment variable, default, help text and struct field.
 type setting struct {
-	flag string // flag name without the leading dash
+	flag string // flag name without the leading dash; "" for a section of the file only
 	key  string // YAML key; "" when the file cannot set it
-	env  string // environment variable
+	env  string // environment variable; "" when there is none
 	help string
 
 	typ        string // value type shown in the usage text; "" for bool flags
@@ -54,7 +54,7 @@ type fieldSet struct {
 // lookupFlag returns the setting with flag name name, or nil.
 func (fs *fieldSet) lookupFlag(name string) *setting {
 	for _, s := range fs.settings {
-		if s.flag == name {
+		if s.flag != "" && s.flag == name {
 			return s
 		}
 	}

@@ -59,7 +59,9 @@ func (fs *fieldSet) load(name string, args, environ []string, out io.Writer) err
 	flags.SetOutput(out)
 	flags.Usage = func() { fs.writeUsage(flags.Output(), name) }
 	for _, s := range fs.settings {
-		flags.Var(&flagValue{s: s, records: &records}, s.flag, s.help)
+		if s.flag != "" {
+			flags.Var(&flagValue{s: s, records: &records}, s.flag, s.help)
+		}
 	}
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -83,7 +85,7 @@ func (fs *fieldSet) load(name string, args, environ []string, out io.Writer) err
 	var envValues []envValue
 	for _, s := range fs.settings {
 		text, ok := env[s.env]
-		if !ok {
+		if !ok || s.env == "" {
 			continue
 		}
 		apply, err := s.parse(text)
@@ -150,9 +152,10 @@ func envMap(environ []string) map[string]string {
 // TRIBUTARY_ prefix that name no setting, so that a misspelt variable is
 // not silently ignored. TRIBUTARY_CONFIG is always allowed, and so is a
 // variable that names a setting of another Tributary program: the programs
-// may share an environment.
+// may share an environment. So are the variables that hold a secret
+// (TRIBUTARY_NATS_PASSWORD, docs/security.md).
 func (fs *fieldSet) checkEnvNames(env map[string]string) error {
-	known := envNames(fs)
+	known := append(envNames(fs), secretEnvNames...)
 	others := allProgramsEnv()
 	var unknown []string
 	for k := range env {
@@ -234,11 +237,18 @@ func (fs *fieldSet) applyFile(path string) []error {
 		}
 		apply, err := s.decodeYAML(v)
 		if err != nil {
-			line := v.Line
-			if le, ok := errors.AsType[*lineError](err); ok {
-				line, err = le.line, le.err
+			// A section (auth) reports each of its problems with its line.
+			list := []error{err}
+			if joined, ok := err.(interface{ Unwrap() []error }); ok {
+				list = joined.Unwrap()
 			}
-			errs = append(errs, fmt.Errorf("config: %s:%d: %s: %w", path, line, key, err))
+			for _, err := range list {
+				line := v.Line
+				if le, ok := errors.AsType[*lineError](err); ok {
+					line, err = le.line, le.err
+				}
+				errs = append(errs, fmt.Errorf("config: %s:%d: %s: %w", path, line, key, err))
+			}
 			continue
 		}
 		apply()
@@ -314,6 +324,10 @@ func (fs *fieldSet) writeUsage(w io.Writer, name string) {
 	b.WriteString(envPrefix + "* environment variables, then flags; each overrides the previous.\n\n")
 	tw := tabwriter.NewWriter(&b, 0, 8, 3, ' ', 0)
 	for _, s := range fs.settings {
+		if s.flag == "" {
+			fmt.Fprintf(tw, "  yaml %s\t%s (in the YAML file only)\n", s.key, s.help)
+			continue
+		}
 		fmt.Fprintf(tw, "  -%s", s.flag)
 		if s.typ != "" {
 			fmt.Fprintf(tw, " %s", s.typ)
@@ -343,8 +357,12 @@ func (fs *fieldSet) markdown() string {
 		if s.key != "" {
 			key = code(s.key)
 		}
+		flag, env := "—", "—"
+		if s.flag != "" {
+			flag, env = code("-"+s.flag), code(s.env)
+		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n",
-			code("-"+s.flag), code(s.env), key, mdEscape(s.defMD), mdEscape(s.help))
+			flag, env, key, mdEscape(s.defMD), mdEscape(s.help))
 	}
 	return b.String()
 }

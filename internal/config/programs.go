@@ -24,7 +24,9 @@ func programs() []program {
 func envNames(fs *fieldSet) []string {
 	names := make([]string, 0, len(fs.settings))
 	for _, s := range fs.settings {
-		names = append(names, strings.TrimPrefix(s.env, envPrefix))
+		if s.env != "" {
+			names = append(names, strings.TrimPrefix(s.env, envPrefix))
+		}
 	}
 	return names
 }

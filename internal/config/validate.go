@@ -139,6 +139,9 @@ func checkNATSURL(raw string) error {
 		}
 		return fmt.Errorf("%q: %w", raw, err)
 	}
+	if u.User != nil {
+		raw = redactURL(s) // the messages below show no password
+	}
 	switch u.Scheme {
 	case "nats", "tls", "ws", "wss":
 	default:

@@ -33,6 +33,11 @@ type ServerConfig struct {
 	// MetricsHandler, when set, is served on /metrics next to the admin
 	// API (telemetry.Handler of the process's registry).
 	MetricsHandler http.Handler
+	// Token, when set, is the bearer token every request must carry but
+	// those for /healthz, /readyz and /metrics; others get 401. Empty
+	// leaves the API open, with a warning at start when Addr is not a
+	// loopback address.
+	Token string
 }
 
 // Server is a controller replica that serves its admin API on a TCP
@@ -42,10 +47,11 @@ type ServerConfig struct {
 // Create it with NewServer and run it with Run. Close releases the
 // listener of a Server that will not be run.
 type Server struct {
-	ctl  *Controller
-	ln   net.Listener
-	http *http.Server
-	log  *slog.Logger
+	ctl   *Controller
+	ln    net.Listener
+	http  *http.Server
+	log   *slog.Logger
+	token bool // the API requires a token
 	// claimed is set by the first of Run and Close.
 	claimed atomic.Bool
 }
@@ -76,11 +82,13 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 			api.ServeHTTP(w, r)
 		})
 	}
+	h = requireToken(cfg.Token, h, ctl.log)
 	return &Server{
-		ctl:  ctl,
-		ln:   ln,
-		http: &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout},
-		log:  ctl.log,
+		ctl:   ctl,
+		ln:    ln,
+		http:  &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout},
+		log:   ctl.log,
+		token: cfg.Token != "",
 	}, nil
 }
 
@@ -113,6 +121,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}()
 	s.log.Info("admin API started", "addr", s.ln.Addr().String(),
 		"try", "curl -s http://"+dialAddr(s.ln.Addr())+"/api/v1/streams")
+	logAuth(s.log, s.ln.Addr(), s.token)
 
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()

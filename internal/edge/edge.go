@@ -36,6 +36,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/tributary-media/tributary/internal/auth"
 	"github.com/tributary-media/tributary/internal/fanout"
 	"github.com/tributary-media/tributary/pkg/bus"
 	"github.com/tributary-media/tributary/pkg/cluster"
@@ -75,18 +76,36 @@ type Config struct {
 	// PlayerMaxLag disconnects a player continuously behind for this
 	// long; 0 means fanout.DefaultPlayerMaxLag.
 	PlayerMaxLag time.Duration
-	// MaxConns caps the RTMP connections served at once by each Serve
-	// call; 0 means no limit.
+	// MaxConns caps the RTMP connections served at once, by every Serve
+	// call together; 0 means no limit. Connections over it, or over
+	// MaxConnsPerIP, are closed right after accept.
 	MaxConns int
+	// MaxConnsPerIP caps the connections served at once from one client
+	// address: an IPv4 address, or an IPv6 /64; 0 means no limit.
+	MaxConnsPerIP int
+	// MaxPublishers caps the streams published on the edge at once; a
+	// publish over it gets NetStream.Publish.Failed. 0 means no limit.
+	MaxPublishers int
+	// MaxPlayersPerStream caps the players of one stream on the edge; a
+	// play over it gets NetStream.Play.Failed. 0 means no limit.
+	MaxPlayersPerStream int
+	// MaxPublishBitrate, in bit/s, caps what a publisher sends: within
+	// any 5 s, at most what 6 s at this rate give (1 s of burst allowance
+	// for keyframes), counting the bodies of its audio, video and data
+	// messages. A publisher over it is disconnected. 0 means no limit.
+	MaxPublishBitrate int64
 	// DrainTimeout is how long sessions get to end on their own after
 	// Serve's context ends (encoders are asked to reconnect elsewhere
 	// first); 0 means DefaultDrainTimeout.
 	DrainTimeout time.Duration
 	// RTMP configures every RTMP connection.
 	RTMP rtmp.ServerConfig
-	// HandshakeTimeout, IdleTimeout and WriteTimeout are passed to the
-	// rtmp.Server; zero values select its defaults.
-	HandshakeTimeout, IdleTimeout, WriteTimeout time.Duration
+	// HandshakeTimeout, ConnectTimeout, IdleTimeout and WriteTimeout are
+	// passed to the rtmp.Server; zero values select its defaults.
+	HandshakeTimeout, ConnectTimeout, IdleTimeout, WriteTimeout time.Duration
+	// Auth decides publishes and plays (docs/security.md); nil allows
+	// everything. The Edge does not own it.
+	Auth *auth.Authorizer
 	// ReadyCheck, when set, is one more condition of readiness (the
 	// cluster membership).
 	ReadyCheck func() error
@@ -119,6 +138,7 @@ type Edge struct {
 
 	draining atomic.Bool
 	serving  atomic.Int32
+	lim      limits
 
 	// rateMu guards the sample of the previous load: when it was taken,
 	// the byte totals, and the bytes counted then by each publication and
@@ -278,15 +298,17 @@ func (e *Edge) Serve(ctx context.Context, ln net.Listener) error {
 		Config:           e.cfg.RTMP,
 		Logger:           e.log,
 		HandshakeTimeout: e.cfg.HandshakeTimeout,
+		ConnectTimeout:   e.cfg.ConnectTimeout,
 		IdleTimeout:      e.cfg.IdleTimeout,
 		WriteTimeout:     e.cfg.WriteTimeout,
-		MaxConns:         e.cfg.MaxConns,
+		OnClose:          e.onConnClose,
 		ShutdownGrace:    e.cfg.DrainTimeout,
 	}
 	e.serving.Add(1)
 	defer e.serving.Add(-1)
 	e.log.Info("rtmp listener started", "addr", ln.Addr().String())
-	err := srv.Serve(ctx, ln)
+	err := srv.Serve(ctx, &limitedListener{Listener: ln, e: e})
+	e.lim.log.flush()
 	e.log.Info("rtmp listener stopped", "addr", ln.Addr().String())
 	return err
 }

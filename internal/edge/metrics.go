@@ -110,6 +110,10 @@ var (
 		"Streams this edge took over from another owner for a new publish.", nil, nil)
 	descLeaseLosses = prometheus.NewDesc("tributary_edge_lease_losses_total",
 		"Cluster leases this edge lost (each fences every stream it published).", nil, nil)
+	descLimitRefusals = prometheus.NewDesc("tributary_edge_limit_refusals_total",
+		"Connections, publishes and plays refused, and connections closed, because of a limit, by limit: "+
+			"max_conns, max_conns_per_ip, max_publishers, max_players_per_stream, max_publish_bitrate, "+
+			"handshake_timeout, connect_timeout, idle_timeout.", []string{"limit"}, nil)
 )
 
 // edgeCollector exports an Edge's counters, read when scraped.
@@ -120,7 +124,7 @@ func (c *edgeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSessions, descConnections, descPublishes, descPlays,
 		descFramesReceived, descReceivedBytes, descFramesSent, descSentBytes, descFramesDropped,
 		descSlow, descBusErrors, descRelays, descNATS, descMember, descClaims, descClaimsLost,
-		descTakeovers, descLeaseLosses} {
+		descTakeovers, descLeaseLosses, descLimitRefusals, descAuth} {
 		ch <- d
 	}
 }
@@ -162,6 +166,10 @@ func (c *edgeCollector) Collect(ch chan<- prometheus.Metric) {
 	for i := range c.e.counter.claimsLost {
 		counter(descClaimsLost, c.e.counter.claimsLost[i].Load(), lostReasonNames[i])
 	}
+	for i := range c.e.lim.refused {
+		counter(descLimitRefusals, c.e.lim.refused[i].Load(), limitNames[i])
+	}
+	c.e.collectAuth(ch)
 	if cl, ok := c.e.own.(*Cluster); ok {
 		counter(descTakeovers, cl.takeovers.Load())
 		counter(descLeaseLosses, cl.leaseLosses.Load())

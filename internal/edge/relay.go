@@ -55,11 +55,15 @@ type relay struct {
 
 // acquireRelay returns the relay of key with one more player counted,
 // creating and starting it for the first player; tp is the traceparent of
-// that player's play, or "".
+// that player's play, or "". It returns errTooManyPlayers when the relay
+// has the most players the edge allows.
 func (e *Edge) acquireRelay(key StreamKey, tp string) (*relay, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if r := e.relays[key]; r != nil {
+		if err := e.limitPlayers(r); err != nil {
+			return nil, err
+		}
 		r.players++
 		return r, nil
 	}

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/tributary-media/tributary/internal/auth"
 	"github.com/tributary-media/tributary/internal/fanout"
 	"github.com/tributary-media/tributary/pkg/bus"
 	"github.com/tributary-media/tributary/pkg/cluster"
@@ -45,6 +46,9 @@ type session struct {
 
 	// moving is set once the client was asked to reconnect elsewhere.
 	moving atomic.Bool
+	// authRefusals counts the requests the auth rules refused; the
+	// handler goroutine's.
+	authRefusals int
 
 	mu      sync.Mutex
 	endWith error // set by another goroutine to end the session with a reason
@@ -63,6 +67,9 @@ type publication struct {
 
 	// bytes counts the body bytes received; Edge.load reads it.
 	bytes atomic.Uint64
+	// rate measures the publish bit rate under the edge's limit; nil
+	// without one.
+	rate *rateMeter
 
 	// log carries the stream and the publish span's id.
 	log *slog.Logger
@@ -129,7 +136,7 @@ func (e *Edge) serveConn(ctx context.Context, c *rtmp.ServerConn) error {
 	cspan.SetAttributes(keyApp.String(req.App))
 	base := traceLogger(e.log.With("remote", remoteString(c), "app", req.App), span.SpanContext())
 	log := spanLogger(base, span)
-	log.Info("client connected", "flash_ver", req.FlashVer, "tc_url", req.TCURL,
+	log.Info("client connected", "flash_ver", req.FlashVer, "tc_url", safeTCURL(req.TCURL),
 		"handshake", hs.Mode.String(), "enhanced", req.Enhanced)
 	reject := func(reason, desc string) error {
 		log.Info("connect rejected", "reason", reason)
@@ -143,6 +150,9 @@ func (e *Edge) serveConn(ctx context.Context, c *rtmp.ServerConn) error {
 	}
 	if e.draining.Load() {
 		return reject("edge draining", "This server is shutting down; connect again.")
+	}
+	if e.cfg.Auth.Closed(req.App) {
+		return reject("application closed by the auth rules", "This application accepts no publish and no play.")
 	}
 	if err := c.AcceptConnect(nil); err != nil {
 		cspan.SetStatus(codes.Error, err.Error())
@@ -232,11 +242,14 @@ func (s *session) handle(ctx context.Context, m *rtmp.Message) error {
 			return nil // fenced: the claim is gone, the session is closing
 		default:
 		}
+		now := s.e.now()
+		if p.rate != nil && !p.rate.add(now, len(m.Payload)) {
+			return s.overBitrate(p, m.StreamID)
+		}
 		p.frames++
 		if p.traced && typ != flv.TagScript {
 			p.noteCodecs(typ, m.Payload)
 		}
-		now := s.e.now()
 		p.claim.Active(now)
 		s.e.counter.framesIn.Add(1)
 		s.e.counter.bytesIn.Add(uint64(len(m.Payload)))
@@ -266,9 +279,14 @@ func (s *session) handle(ctx context.Context, m *rtmp.Message) error {
 func (s *session) publish(ctx context.Context, req *rtmp.PublishRequest) error {
 	e := s.e
 	key := StreamKey{App: s.app, Name: req.Name}
-	ctx, span := e.tr.Start(ctx, spanPublish, trace.WithAttributes(keyRTMPStream.String(req.Name),
-		keyStream.String(key.String()), keyPublishType.String(req.Type)))
-	log := spanLogger(s.base, span).With("stream", key.String(), "msid", req.StreamID)
+	// A name that may be a secret (a stream key) is named once authorized.
+	secret := e.cfg.Auth.SecretName(s.app, auth.Publish)
+	ctx, span := e.tr.Start(ctx, spanPublish, trace.WithAttributes(
+		append(streamAttrs(key, secret), keyPublishType.String(req.Type))...))
+	log := spanLogger(s.base, span).With("msid", req.StreamID)
+	if !secret {
+		log = log.With("stream", key.String())
+	}
 	// reject refuses the publish; failed says the edge could not serve it
 	// (rather than the request being refused).
 	reject := func(code, desc, reason string, failed bool) error {
@@ -291,6 +309,23 @@ func (s *session) publish(ctx context.Context, req *rtmp.PublishRequest) error {
 	if e.draining.Load() {
 		return reject(rtmp.CodePublishFailed, "This server is shutting down; publish again.", "edge draining", false)
 	}
+	if d := s.authorize(ctx, auth.Publish, req.Name, req.Query); !d.Allowed {
+		code, desc := authStatus(auth.Publish, d)
+		return s.authRefused(reject(code, desc, "not authorized: "+d.Reason, d.Failed))
+	} else if secret {
+		req.Name, key.Name = d.Name, d.Name
+		span.SetAttributes(streamAttrs(key, false)...)
+		log = log.With("stream", key.String())
+	}
+	if !e.lim.takePublisher(e.cfg.MaxPublishers) {
+		return s.refusePublish(req, span, log)
+	}
+	accepted := false
+	defer func() {
+		if !accepted {
+			e.lim.releasePublisher()
+		}
+	}()
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	claim, err := e.own.Claim(cctx, key, ClaimInfo{RemoteAddr: remoteString(s.conn)})
@@ -352,7 +387,8 @@ func (s *session) publish(ctx context.Context, req *rtmp.PublishRequest) error {
 		return err
 	}
 	p := &publication{key: key, claim: claim, bp: bp, start: e.now(), lost: claim.Lost(),
-		log: log, span: span, traced: traced}
+		log: log, span: span, traced: traced, rate: e.newRateMeter()}
+	accepted = true
 	done := make(chan struct{})
 	p.stop = sync.OnceFunc(func() { close(done) })
 	go func() {
@@ -447,6 +483,7 @@ func (s *session) unpublish(id uint32, clean bool, why string, cause error) {
 	}
 	p.claim.Release(trace.ContextWithSpan(context.Background(), p.span))
 	s.e.counter.publishers.Add(-1)
+	s.e.lim.releasePublisher()
 	st := p.bp.Stats()
 	bytes := p.bytes.Load()
 	p.span.SetAttributes(keyEndReason.String(why), keyClean.Bool(clean),
@@ -465,9 +502,13 @@ func (s *session) unpublish(id uint32, clean bool, why string, cause error) {
 func (s *session) play(ctx context.Context, req *rtmp.PlayRequest) error {
 	e := s.e
 	key := StreamKey{App: s.app, Name: req.Name}
-	ctx, span := e.tr.Start(ctx, spanPlay, trace.WithAttributes(keyRTMPStream.String(req.Name),
-		keyStream.String(key.String())))
-	log := spanLogger(s.base, span).With("stream", key.String(), "msid", req.StreamID)
+	// A name that may be a secret (a stream key) is named once authorized.
+	secret := e.cfg.Auth.SecretName(s.app, auth.Play)
+	ctx, span := e.tr.Start(ctx, spanPlay, trace.WithAttributes(streamAttrs(key, secret)...))
+	log := spanLogger(s.base, span).With("msid", req.StreamID)
+	if !secret {
+		log = log.With("stream", key.String())
+	}
 	reject := func(code, desc, reason string) error {
 		e.counter.playsRejected.Add(1)
 		log.Info("play rejected", "reason", reason)
@@ -479,8 +520,19 @@ func (s *session) play(ctx context.Context, req *rtmp.PlayRequest) error {
 	if reason := checkName(req.Name); reason != "" {
 		return reject(rtmp.CodePlayStreamNotFound, "The stream name "+reason+".", "stream name "+reason)
 	}
+	if d := s.authorize(ctx, auth.Play, req.Name, req.Query); !d.Allowed {
+		code, desc := authStatus(auth.Play, d)
+		return s.authRefused(reject(code, desc, "not authorized: "+d.Reason))
+	} else if secret {
+		req.Name, key.Name = d.Name, d.Name
+		span.SetAttributes(streamAttrs(key, false)...)
+		log = log.With("stream", key.String())
+	}
 	s.stopPlay(req.StreamID)
 	r, err := e.acquireRelay(key, traceParent(ctx))
+	if errors.Is(err, errTooManyPlayers) {
+		return s.refusePlay(req, span, log)
+	}
 	if err != nil {
 		span.SetStatus(codes.Error, err.Error())
 		return reject(rtmp.CodePlayFailed, "The stream cannot be played now.", err.Error())

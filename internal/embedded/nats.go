@@ -2,6 +2,12 @@
 // that one command starts a whole working system: a NATS server for the
 // media bus when no NATS URL is configured (and, with the cluster, etcd).
 // Production deployments point the processes at real servers instead.
+//
+// The servers take no credentials and speak no TLS: anyone who reaches
+// them can read and change what they hold. The programs' defaults put
+// them on loopback addresses (127.0.0.1), so that only the machine's own
+// programs reach them; internal/backend warns when they are configured on
+// another address (docs/security.md).
 package embedded
 
 import (

@@ -63,9 +63,14 @@ type Server struct {
 	// protocol error or an exceeded limit) and server-level events; nil
 	// uses Config.Logger, and if that is nil too logs are discarded.
 	Logger *slog.Logger
-	// HandshakeTimeout bounds the handshake, and the wait for the connect
-	// command; 0 means DefaultHandshakeTimeout.
+	// HandshakeTimeout bounds the handshake (the TLS handshake included,
+	// for RTMPS), and the wait for the connect command unless
+	// ConnectTimeout is set; 0 means DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
+	// ConnectTimeout, when positive, bounds the wait for the connect
+	// command from the end of the handshake; 0 means the handshake's
+	// deadline bounds both.
+	ConnectTimeout time.Duration
 	// IdleTimeout closes a connection on which nothing arrived for this
 	// long (a silent or half-open peer); 0 means DefaultIdleTimeout,
 	// negative disables it.
@@ -81,6 +86,12 @@ type Server struct {
 	// MaxConns is the most connections served at once; more are closed
 	// right after accept. 0 means no limit.
 	MaxConns int
+	// OnClose, when set, is called once for every connection after it is
+	// closed, on the connection's goroutine, with how it ended; the
+	// "rtmp: connection closed" line is logged only if it returns true. A
+	// server under a flood of bad connections can count them and log a
+	// summary instead of a line each.
+	OnClose func(CloseInfo) (log bool)
 	// ShutdownGrace is how long Serve waits after its context ends for
 	// handlers to return before closing their connections; 0 means
 	// DefaultShutdownGrace.
@@ -245,6 +256,9 @@ func (s *Server) serveConn(ctx context.Context, sc *ServerConn, tc *timeoutConn,
 	if err := sc.Handshake(); err != nil {
 		reason = err
 	} else {
+		if s.ConnectTimeout > 0 {
+			tc.setConnectDeadline(time.Now().Add(s.ConnectTimeout))
+		}
 		stopPings := func() {}
 		if iv := s.pingInterval(); iv > 0 {
 			stopPings = startPings(sc, iv)
@@ -272,7 +286,8 @@ func (s *Server) serveConn(ctx context.Context, sc *ServerConn, tc *timeoutConn,
 	}
 	level, desc := classifyClose(reason, phase)
 	info := CloseInfo{Reason: desc, Level: level, BytesIn: tc.bytesIn.Load(), BytesOut: tc.bytesOut.Load(),
-		Duration: time.Since(sc.created)}
+		Duration: time.Since(sc.created), Remote: remote, Connected: phase == phaseConnected,
+		Timeout: timeoutOf(reason, phase)}
 	if reason != nil && !errors.Is(reason, ErrClosed) {
 		info.Err = reason
 	}
@@ -281,7 +296,9 @@ func (s *Server) serveConn(ctx context.Context, sc *ServerConn, tc *timeoutConn,
 	if req := sc.ConnectRequest(); req != nil {
 		attrs = append(attrs, "app", req.App)
 	}
-	log.Log(context.Background(), level, "rtmp: connection closed", attrs...)
+	if s.OnClose == nil || s.OnClose(info) {
+		log.Log(context.Background(), level, "rtmp: connection closed", attrs...)
+	}
 	sc.mu.Lock()
 	onClose := sc.onClose
 	sc.onClose = nil
@@ -299,6 +316,53 @@ const (
 	phaseConnect                    // waiting for the connect command
 	phaseConnected                  // after the connect command
 )
+
+// Timeout names the timeout that ended a connection served by a Server.
+type Timeout int
+
+// The timeouts of a Server.
+const (
+	// NoTimeout: the connection did not end on a timeout.
+	NoTimeout Timeout = iota
+	// TimeoutHandshake: the handshake did not complete within
+	// HandshakeTimeout.
+	TimeoutHandshake
+	// TimeoutConnect: the connect command did not arrive within
+	// ConnectTimeout (or HandshakeTimeout).
+	TimeoutConnect
+	// TimeoutIdle: nothing arrived for IdleTimeout, or a write did not
+	// complete within WriteTimeout.
+	TimeoutIdle
+)
+
+// timeoutOf returns the timeout that reason, the reason a connection
+// ended in phase, stands for, as classifyClose sees it.
+func timeoutOf(reason error, phase connPhase) Timeout {
+	if reason == nil || isViolation(reason) || !isTimeout(reason) {
+		return NoTimeout
+	}
+	switch phase {
+	case phaseHandshake:
+		return TimeoutHandshake
+	case phaseConnect:
+		return TimeoutConnect
+	}
+	return TimeoutIdle
+}
+
+// isViolation reports whether err is a protocol violation or an exceeded
+// limit.
+func isViolation(err error) bool {
+	return errors.Is(err, chunk.ErrProtocol) || errors.Is(err, chunk.ErrLimit) ||
+		errors.Is(err, errProtocol) || errors.Is(err, errLimit) ||
+		errors.Is(err, handshake.ErrUnsupportedVersion) || errors.Is(err, message.ErrMalformed)
+}
+
+// isTimeout reports whether err is a deadline or a TCP timeout.
+func isTimeout(err error) bool {
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, syscall.ETIMEDOUT)
+}
 
 // classifyClose returns the log level and the description of the reason a
 // connection ended, reason being what the handler returned or, when that
@@ -321,12 +385,9 @@ func classifyClose(reason error, phase connPhase) (slog.Level, string) {
 	switch {
 	case reason == nil, errors.Is(reason, ErrClosed), errors.Is(reason, net.ErrClosed):
 		return slog.LevelInfo, "closed by the handler"
-	case errors.Is(reason, chunk.ErrProtocol), errors.Is(reason, chunk.ErrLimit),
-		errors.Is(reason, errProtocol), errors.Is(reason, errLimit),
-		errors.Is(reason, handshake.ErrUnsupportedVersion), errors.Is(reason, message.ErrMalformed):
+	case isViolation(reason):
 		return slog.LevelWarn, reason.Error()
-	case errors.Is(reason, os.ErrDeadlineExceeded), errors.Is(reason, context.DeadlineExceeded),
-		errors.Is(reason, syscall.ETIMEDOUT):
+	case isTimeout(reason):
 		what := "idle or write timeout"
 		switch phase {
 		case phaseHandshake:

@@ -212,6 +212,12 @@ type CloseInfo struct {
 	BytesIn, BytesOut uint64
 	// Duration is the time from accept to close.
 	Duration time.Duration
+	// Remote is the peer's address.
+	Remote string
+	// Connected reports whether the connect command was read.
+	Connected bool
+	// Timeout is the timeout that ended the connection, or NoTimeout.
+	Timeout Timeout
 }
 
 // Abnormal reports whether the connection ended abnormally: its log line

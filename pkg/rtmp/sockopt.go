@@ -1,7 +1,6 @@
 package rtmp
 
 import (
-	"crypto/tls"
 	"errors"
 	"net"
 	"syscall"
@@ -11,13 +10,23 @@ import (
 var errNoLowWater = errors.New("TCP_NOTSENT_LOWAT is not supported on this platform")
 
 // setNotSentLowWater sets TCP_NOTSENT_LOWAT to n bytes on the TCP
-// connection under nc (a *net.TCPConn, or a *tls.Conn over one).
+// connection under nc: a *net.TCPConn, or a conn that wraps one and
+// returns it, directly or through other wrappers, from a NetConn method
+// (as *tls.Conn does).
 func setNotSentLowWater(nc net.Conn, n int) error {
-	if tc, ok := nc.(*tls.Conn); ok {
-		nc = tc.NetConn()
+	var sc syscall.Conn
+	for range 8 {
+		if c, ok := nc.(syscall.Conn); ok {
+			sc = c
+			break
+		}
+		w, ok := nc.(interface{ NetConn() net.Conn })
+		if !ok {
+			break
+		}
+		nc = w.NetConn()
 	}
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
+	if sc == nil {
 		return errors.New("not a socket")
 	}
 	if tcpNotSentLowat == 0 {
