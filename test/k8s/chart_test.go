@@ -34,6 +34,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/yaml"
 
 	"github.com/tributary-media/tributary/internal/config"
 	"github.com/tributary-media/tributary/test/k8s/internal/render"
@@ -114,6 +115,85 @@ dashboards: {enabled: false}
 helmTest: {enabled: false}
 serviceAccount: {create: false}
 `},
+	{name: "limits", values: `
+edge:
+  limits:
+    maxConns: 2000
+    maxConnsPerIP: 20
+    maxPublishers: 50
+    maxPlayersPerStream: 400
+    maxPublishBitrate: 8Mbps
+    handshakeTimeout: 5s
+    connectTimeout: 8s
+    idleTimeout: 0s
+`},
+	{name: "limits-numeric-bitrate", values: `
+edge:
+  limits: {maxConns: 0, maxPublishBitrate: 6000000, idleTimeout: 2m}
+`},
+	{name: "auth", tls: true, values: `
+edge:
+  authSecret: stream-keys
+  auth:
+    default:
+      publish: {deny: true}
+      play: {webhook: {url: "http://auth.media:9000/play", timeout: 1s, cache_ttl: 10s, headers: {X-Source: tributary}}}
+    apps:
+      live:
+        publish:
+          require: any
+          keys: [k-4f9a0c2e7d1b0a3c, {key: k-8e2d5a7c9f3b1d6e, stream: alice}]
+          keys_file: /etc/tributary/auth/publish-keys
+          token: {secrets_file: /etc/tributary/auth/publish-secrets, skew: 10s, max_validity: 24h}
+        play:
+          token: {secrets_file: /etc/tributary/auth/play-secrets}
+      "my.app":
+        play: {deny: true}
+`},
+	{name: "admin-token", values: `
+adminToken: {existingSecret: tributary-admin, existingSecretKey: api-token}
+`},
+	{name: "external-secured", values: `
+adminToken: {existingSecret: tributary-admin}
+nats:
+  bundled: {enabled: false}
+  external:
+    urls: ["tls://nats-a.messaging:4222", "tls://nats-b.messaging:4222"]
+    user: tributary
+    passwordSecret: {name: nats-login, key: pass}
+    filesSecret: nats-client-tls
+    tls: {ca: ca.crt, cert: tls.crt, key: tls.key, serverName: nats.messaging}
+etcd:
+  bundled: {enabled: false}
+  external:
+    endpoints: ["https://etcd-0.state:2379", "https://etcd-1.state:2379"]
+    user: tributary
+    passwordSecret: {name: etcd-login, key: password}
+    filesSecret: etcd-client-tls
+    tls: {ca: ca.crt}
+`},
+	{name: "external-nkey-client-cert", values: `
+nats:
+  bundled: {enabled: false}
+  external:
+    urls: ["nats://nats.messaging:4222"]
+    filesSecret: nats-nkey
+    nkeyFile: edge.nk
+etcd:
+  bundled: {enabled: false}
+  external:
+    endpoints: ["etcd-0.state:2379"]
+    filesSecret: etcd-client-tls
+    tls: {ca: ca.crt, cert: tls.crt, key: tls.key}
+`},
+	{name: "external-nats-token", values: `
+nats:
+  bundled: {enabled: false}
+  external:
+    existingSecret: nats-credentials
+    existingSecretKey: urls
+    tokenSecret: {name: nats-token, key: token}
+`},
 	{name: "everything", tls: true, apiVersions: []string{serviceMonitorAPI}, values: `
 image: {registry: registry.example.com/media, tag: "1.2.3", pullPolicy: Always}
 imagePullSecrets: [{name: registry-login}]
@@ -130,7 +210,7 @@ edge:
   gopCache: 16MiB
   playerQueue: 32MiB
   playerMaxLag: 15s
-  maxConns: 5000
+  limits: {maxConns: 5000}
   drainTimeoutSeconds: 45
   extraConfig: {player_max_lag: 20s}
   extraEnv: [{name: GOMAXPROCS, value: "2"}]
@@ -188,6 +268,10 @@ func TestChartValueSets(t *testing.T) {
 			if !strings.Contains(res.Notes, "rtmp://") || !strings.Contains(res.Notes, ".stream.live.test.media") {
 				t.Errorf("NOTES.txt does not show the RTMP URL and the bus subject:\n%s", res.Notes)
 			}
+			if tokenSet := strings.Contains(vs.values, "adminToken:"); tokenSet != strings.Contains(res.Notes, "Authorization: Bearer") ||
+				tokenSet == strings.Contains(res.Notes, "is open to whoever reaches it") {
+				t.Errorf("NOTES.txt does not say how the admin API is reached (token set: %v):\n%s", tokenSet, res.Notes)
+			}
 		})
 	}
 }
@@ -199,6 +283,9 @@ type chartCheck struct {
 	objs  []object // the release's objects
 	hooks []object // the hooks
 	all   []object
+	// inPod maps the temporary directories programConfig gives the programs for mounted Secrets
+	// back to the directories in the pod.
+	inPod map[string]string
 }
 
 // workload is something that makes pods.
@@ -407,7 +494,13 @@ func (c *chartCheck) checkServices() {
 // ones the value set names as provided by the user.
 func (c *chartCheck) checkReferences() {
 	t := c.t
-	external := map[string]bool{"edge-certificate": true, "nats-credentials": true}
+	external := map[string]bool{}
+	for _, name := range []string{
+		"edge-certificate", "nats-credentials", "stream-keys", "tributary-admin", "nats-login", "nats-token",
+		"nats-client-tls", "nats-nkey", "etcd-login", "etcd-client-tls",
+	} {
+		external[name] = true
+	}
 	for _, w := range c.workloads() {
 		spec := w.template.Spec
 		for _, v := range spec.Volumes {
@@ -650,14 +743,58 @@ func container(t *testing.T, spec corev1.PodSpec, name string) corev1.Container 
 	return corev1.Container{}
 }
 
+// secretEnv are the variables the chart gives from Secrets, with the placeholder each gets for
+// the programs' loaders.
+var secretEnv = map[string]string{
+	"TRIBUTARY_NATS_URL":      "nats://from-secret-a:4222,nats://from-secret-b:4222",
+	"TRIBUTARY_NATS_PASSWORD": "nats-password-from-secret",
+	"TRIBUTARY_NATS_TOKEN":    "nats-token-from-secret",
+	"TRIBUTARY_ETCD_PASSWORD": "etcd-password-from-secret",
+	"TRIBUTARY_ADMIN_TOKEN":   "admin-token-from-secret-0123456789",
+}
+
 // programConfig returns a container's command line and environment for the program's own
-// configuration loader: -config points at a temporary copy of the mounted ConfigMap key, and
-// variables from Secrets get placeholder values.
+// configuration loader: -config points at a temporary copy of the mounted ConfigMap key,
+// variables from Secrets get placeholder values, and the files the configuration names in
+// mounted Secrets are placeholder files in temporary directories (c.podPath maps them back).
 func (c *chartCheck) programConfig(spec corev1.PodSpec, ctr corev1.Container) (args, environ []string) {
 	t := c.t
 	t.Helper()
 	path := mustArg(t, ctr.Args, "config")
 	data := c.mountedFile(spec, ctr, path)
+	var dirs []string
+	for _, m := range ctr.VolumeMounts {
+		if !slices.ContainsFunc(spec.Volumes, func(v corev1.Volume) bool { return v.Name == m.Name && v.Secret != nil }) {
+			continue
+		}
+		if m.SubPath != "" || !m.ReadOnly {
+			t.Errorf("container %s: Secret volume %s mounted with subPath %q, readOnly %v: want the whole Secret, read-only (renewed files must reach the pod)",
+				ctr.Name, m.Name, m.SubPath, m.ReadOnly)
+		}
+		dir := filepath.Join(t.TempDir(), m.Name)
+		if c.inPod == nil {
+			c.inPod = map[string]string{}
+		}
+		c.inPod[dir] = strings.TrimSuffix(m.MountPath, "/")
+		data = strings.ReplaceAll(data, strings.TrimSuffix(m.MountPath, "/")+"/", dir+"/")
+		dirs = append(dirs, dir)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal([]byte(data), &doc); err != nil {
+		t.Fatalf("container %s: configuration: %v", ctr.Name, err)
+	}
+	walkStrings(doc, func(v string) {
+		for _, dir := range dirs {
+			if strings.HasPrefix(v, dir+"/") {
+				if err := os.MkdirAll(filepath.Dir(v), 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(v, []byte("placeholder\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	})
 	file := filepath.Join(t.TempDir(), filepath.Base(path))
 	if err := os.WriteFile(file, []byte(data), 0o600); err != nil {
 		t.Fatal(err)
@@ -672,13 +809,40 @@ func (c *chartCheck) programConfig(spec corev1.PodSpec, ctr corev1.Container) (a
 		switch {
 		case e.ValueFrom == nil:
 			environ = append(environ, e.Name+"="+e.Value)
-		case e.Name == "TRIBUTARY_NATS_URL" && e.ValueFrom.SecretKeyRef != nil:
-			environ = append(environ, e.Name+"=nats://from-secret-a:4222,nats://from-secret-b:4222")
+		case secretEnv[e.Name] != "" && e.ValueFrom.SecretKeyRef != nil:
+			environ = append(environ, e.Name+"="+secretEnv[e.Name])
 		case strings.HasPrefix(e.Name, "TRIBUTARY_"):
 			t.Errorf("container %s: %s has a value source the test does not know: %+v", ctr.Name, e.Name, e.ValueFrom)
 		}
 	}
 	return args, environ
+}
+
+// walkStrings calls f with every string in a decoded YAML document.
+func walkStrings(v any, f func(string)) {
+	switch v := v.(type) {
+	case string:
+		f(v)
+	case map[string]any:
+		for _, x := range v {
+			walkStrings(x, f)
+		}
+	case []any:
+		for _, x := range v {
+			walkStrings(x, f)
+		}
+	}
+}
+
+// podPath maps a file name in a configuration loaded by programConfig back to its name in the
+// pod.
+func (c *chartCheck) podPath(file string) string {
+	for dir, mount := range c.inPod {
+		if rest, ok := strings.CutPrefix(file, dir+"/"); ok {
+			return mount + "/" + rest
+		}
+	}
+	return file
 }
 
 // mountedFile returns the content of the file at path in a container, from the ConfigMap
@@ -946,8 +1110,8 @@ func (c *chartCheck) checkEdge() {
 		if portOf(t, cfg.RTMPSAddr) != containerPort(t, ctr, "rtmps") {
 			t.Errorf("edge rtmps_addr %s is not the container port rtmps", cfg.RTMPSAddr)
 		}
-		c.checkSecretFile(spec, ctr, cfg.TLSCert, corev1.TLSCertKey)
-		c.checkSecretFile(spec, ctr, cfg.TLSKey, corev1.TLSPrivateKeyKey)
+		c.checkSecretFile(spec, ctr, c.podPath(cfg.TLSCert), corev1.TLSCertKey)
+		c.checkSecretFile(spec, ctr, c.podPath(cfg.TLSKey), corev1.TLSPrivateKeyKey)
 	}
 
 	// Settings from values.
@@ -955,7 +1119,250 @@ func (c *chartCheck) checkEdge() {
 		(cfg.PublishPolicy != "takeover" || cfg.PlayerMaxLag != 20*time.Second || cfg.MaxConns != 5000 || cfg.BusPrefix != "acme_live") {
 		t.Errorf("edge settings from values not applied: %+v", cfg)
 	}
+	c.checkLimits(cfg)
+	c.checkAuth(spec, ctr, cfg)
+	c.checkBackendSecurity("edge", spec, ctr, cfg.NATSSecurity, cfg.EtcdSecurity)
+	if cfg.AdminToken.IsSet() || slices.ContainsFunc(ctr.Env, func(e corev1.EnvVar) bool { return e.Name == "TRIBUTARY_ADMIN_TOKEN" }) {
+		t.Errorf("edge gets an admin token, but runs no controller")
+	}
 	c.checkAntiAffinity(spec, "edge")
+}
+
+// edgeValues returns the edge section of the value set.
+func (c *chartCheck) edgeValues() map[string]any {
+	e, _ := valuesYAML(c.t, c.vs.values)["edge"].(map[string]any)
+	return e
+}
+
+// checkLimits: the edge's limits are the values given, and the program's defaults for the
+// others.
+func (c *chartCheck) checkLimits(cfg config.Edge) {
+	t := c.t
+	t.Helper()
+	limits, _ := c.edgeValues()["limits"].(map[string]any)
+	def := config.DefaultEdge()
+	count := func(name string, got, dflt int) {
+		want := dflt
+		if v, ok := limits[name]; ok && v != nil {
+			want = int(v.(float64))
+		}
+		if got != want {
+			t.Errorf("edge limit %s: %d, want %d", name, got, want)
+		}
+	}
+	count("maxConns", cfg.MaxConns, def.MaxConns)
+	count("maxConnsPerIP", cfg.MaxConnsPerIP, def.MaxConnsPerIP)
+	count("maxPublishers", cfg.MaxPublishers, def.MaxPublishers)
+	count("maxPlayersPerStream", cfg.MaxPlayersPerStream, def.MaxPlayersPerStream)
+	want := def.MaxPublishBitrate
+	switch v := limits["maxPublishBitrate"].(type) {
+	case string:
+		b, err := config.ParseBitrate(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = b
+	case float64:
+		want = config.Bitrate(v)
+	}
+	if cfg.MaxPublishBitrate != want {
+		t.Errorf("edge limit maxPublishBitrate: %v, want %v", cfg.MaxPublishBitrate, want)
+	}
+	duration := func(name string, got, dflt time.Duration) {
+		want := dflt
+		if v, ok := limits[name].(string); ok {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = d
+		}
+		if got != want {
+			t.Errorf("edge limit %s: %v, want %v", name, got, want)
+		}
+	}
+	duration("handshakeTimeout", cfg.HandshakeTimeout, def.HandshakeTimeout)
+	duration("connectTimeout", cfg.ConnectTimeout, def.ConnectTimeout)
+	duration("idleTimeout", cfg.IdleTimeout, def.IdleTimeout)
+}
+
+// checkAuth: the edge's auth section is edge.auth, and the files it names are in the mounted
+// edge.authSecret.
+func (c *chartCheck) checkAuth(spec corev1.PodSpec, ctr corev1.Container, cfg config.Edge) {
+	t := c.t
+	t.Helper()
+	ev := c.edgeValues()
+	auth, _ := ev["auth"].(map[string]any)
+	if len(auth) == 0 {
+		if !cfg.Auth.IsZero() {
+			t.Errorf("edge has auth rules without edge.auth: %+v", cfg.Auth)
+		}
+		return
+	}
+	apps, _ := auth["apps"].(map[string]any)
+	var gotApps, wantApps []string
+	for name := range cfg.Auth.Apps {
+		gotApps = append(gotApps, name)
+	}
+	for name := range apps {
+		wantApps = append(wantApps, name)
+	}
+	slices.Sort(gotApps)
+	slices.Sort(wantApps)
+	if !slices.Equal(gotApps, wantApps) || (cfg.Auth.Default != nil) != (auth["default"] != nil) {
+		t.Errorf("edge auth: applications %v, default %v; want %v, default %v", gotApps, cfg.Auth.Default != nil, wantApps, auth["default"] != nil)
+	}
+	secret, _ := ev["authSecret"].(string)
+	var files []string
+	rules := []*config.AuthApp{cfg.Auth.Default}
+	for _, app := range cfg.Auth.Apps {
+		rules = append(rules, app)
+	}
+	for _, app := range rules {
+		if app == nil {
+			continue
+		}
+		for _, r := range []*config.AuthRule{app.Publish, app.Play} {
+			if r == nil {
+				continue
+			}
+			if r.KeysFile != "" {
+				files = append(files, r.KeysFile)
+			}
+			if r.Token != nil && r.Token.SecretsFile != "" {
+				files = append(files, r.Token.SecretsFile)
+			}
+		}
+	}
+	if secret != "" && len(files) == 0 {
+		t.Errorf("edge.authSecret %s is mounted, but no rule names a file", secret)
+	}
+	for _, f := range files {
+		f = c.podPath(f)
+		if path.Dir(f) != "/etc/tributary/auth" {
+			t.Errorf("edge auth file %s is not in /etc/tributary/auth", f)
+			continue
+		}
+		c.checkSecretMount(spec, ctr, f, secret, path.Base(f))
+	}
+}
+
+// checkSecretMount: file is the key of the Secret named secret, mounted read-only over its
+// directory.
+func (c *chartCheck) checkSecretMount(spec corev1.PodSpec, ctr corev1.Container, file, secret, key string) {
+	t := c.t
+	t.Helper()
+	for _, m := range ctr.VolumeMounts {
+		if path.Dir(file) != strings.TrimSuffix(m.MountPath, "/") {
+			continue
+		}
+		for _, v := range spec.Volumes {
+			if v.Name != m.Name {
+				continue
+			}
+			if v.Secret == nil || v.Secret.SecretName != secret || len(v.Secret.Items) > 0 || path.Base(file) != key || !m.ReadOnly {
+				t.Errorf("container %s: %s: volume %s %+v, mount %+v; want Secret %s key %s, read-only", ctr.Name, file, v.Name, v.VolumeSource, m, secret, key)
+			}
+			return
+		}
+	}
+	t.Errorf("container %s: nothing is mounted over %s (want Secret %s)", ctr.Name, file, secret)
+}
+
+// checkSecretEnv: the variable comes from the key of the Secret in ref ({name, key} values),
+// or is absent when ref names no Secret.
+func (c *chartCheck) checkSecretEnv(ctr corev1.Container, name string, ref map[string]any) {
+	t := c.t
+	t.Helper()
+	secret, _ := ref["name"].(string)
+	key, _ := ref["key"].(string)
+	i := slices.IndexFunc(ctr.Env, func(e corev1.EnvVar) bool { return e.Name == name })
+	switch {
+	case secret == "" && i >= 0:
+		t.Errorf("container %s: %s set without a Secret in the values", ctr.Name, name)
+	case secret == "":
+	case i < 0:
+		t.Errorf("container %s: no %s (want Secret %s key %s)", ctr.Name, name, secret, key)
+	default:
+		r := ctr.Env[i].ValueFrom
+		if r == nil || r.SecretKeyRef == nil || r.SecretKeyRef.Name != secret || r.SecretKeyRef.Key != key {
+			t.Errorf("container %s: %s from %+v, want Secret %s key %s", ctr.Name, name, r, secret, key)
+		}
+	}
+}
+
+// checkBackendSecurity: the credentials and TLS files of external NATS and etcd reach the
+// program as the values say: user names in its configuration, passwords and tokens from
+// Secrets, files from the mounted filesSecret.
+func (c *chartCheck) checkBackendSecurity(who string, spec corev1.PodSpec, ctr corev1.Container, nats config.NATSSecurity, etcd config.EtcdSecurity) {
+	t := c.t
+	t.Helper()
+	vals := valuesYAML(t, c.vs.values)
+	external := func(component string) map[string]any {
+		comp, _ := vals[component].(map[string]any)
+		ext, _ := comp["external"].(map[string]any)
+		return ext
+	}
+	str := func(m map[string]any, keys ...string) string {
+		for _, k := range keys[:len(keys)-1] {
+			m, _ = m[k].(map[string]any)
+		}
+		s, _ := m[keys[len(keys)-1]].(string)
+		return s
+	}
+	ref := func(m map[string]any, name string) map[string]any {
+		r, _ := m[name].(map[string]any)
+		if r != nil && r["key"] == nil {
+			r["key"] = map[string]string{"passwordSecret": "password", "tokenSecret": "token"}[name]
+		}
+		return r
+	}
+	file := func(component, dir, got string, ext map[string]any, keys ...string) {
+		t.Helper()
+		key := str(ext, keys...)
+		if key == "" {
+			if got != "" {
+				t.Errorf("%s: %s file %s without %s.external.%s", who, component, got, component, strings.Join(keys, "."))
+			}
+			return
+		}
+		got = c.podPath(got)
+		if got != dir+"/"+key {
+			t.Errorf("%s: %s %s is %q, want %s/%s", who, component, strings.Join(keys, "."), got, dir, key)
+			return
+		}
+		c.checkSecretMount(spec, ctr, got, str(ext, "filesSecret"), key)
+	}
+
+	n := external("nats")
+	if nats.User != str(n, "user") || nats.TLSServerName != str(n, "tls", "serverName") {
+		t.Errorf("%s: NATS user %q, TLS server name %q; want %q, %q", who, nats.User, nats.TLSServerName, str(n, "user"), str(n, "tls", "serverName"))
+	}
+	c.checkSecretEnv(ctr, "TRIBUTARY_NATS_PASSWORD", ref(n, "passwordSecret"))
+	c.checkSecretEnv(ctr, "TRIBUTARY_NATS_TOKEN", ref(n, "tokenSecret"))
+	if nats.Password.IsSet() != (str(n, "passwordSecret", "name") != "") || nats.Token.IsSet() != (str(n, "tokenSecret", "name") != "") {
+		t.Errorf("%s: NATS password %v, token %v, from the values %v", who, nats.Password, nats.Token, n)
+	}
+	if nats.PasswordFile != "" || nats.TokenFile != "" {
+		t.Errorf("%s: NATS password or token file set: the chart gives them as variables", who)
+	}
+	file("nats", "/etc/tributary/nats", nats.NKeyFile, n, "nkeyFile")
+	file("nats", "/etc/tributary/nats", nats.CredsFile, n, "credsFile")
+	file("nats", "/etc/tributary/nats", nats.TLSCA, n, "tls", "ca")
+	file("nats", "/etc/tributary/nats", nats.TLSCert, n, "tls", "cert")
+	file("nats", "/etc/tributary/nats", nats.TLSKey, n, "tls", "key")
+
+	e := external("etcd")
+	if etcd.User != str(e, "user") {
+		t.Errorf("%s: etcd user %q, want %q", who, etcd.User, str(e, "user"))
+	}
+	c.checkSecretEnv(ctr, "TRIBUTARY_ETCD_PASSWORD", ref(e, "passwordSecret"))
+	if etcd.Password.IsSet() != (str(e, "passwordSecret", "name") != "") || etcd.PasswordFile != "" {
+		t.Errorf("%s: etcd password %v (file %q), from the values %v", who, etcd.Password, etcd.PasswordFile, e)
+	}
+	file("etcd", "/etc/tributary/etcd", etcd.TLSCA, e, "tls", "ca")
+	file("etcd", "/etc/tributary/etcd", etcd.TLSCert, e, "tls", "cert")
+	file("etcd", "/etc/tributary/etcd", etcd.TLSKey, e, "tls", "key")
 }
 
 // checkSecretFile: file is a key of the Secret volume mounted over its directory.
@@ -1033,6 +1440,20 @@ func (c *chartCheck) checkController() {
 	}
 	checkProbes(t, ctr)
 	c.checkOTel(ctr, "tributary-controller")
+	c.checkBackendSecurity("controller", spec, ctr, cfg.NATSSecurity, cfg.EtcdSecurity)
+	admin, _ := valuesYAML(t, c.vs.values)["adminToken"].(map[string]any)
+	adminRef := map[string]any{}
+	if name, _ := admin["existingSecret"].(string); name != "" {
+		adminRef["name"] = name
+		adminRef["key"] = "token"
+		if k, ok := admin["existingSecretKey"].(string); ok {
+			adminRef["key"] = k
+		}
+	}
+	c.checkSecretEnv(ctr, "TRIBUTARY_ADMIN_TOKEN", adminRef)
+	if cfg.AdminToken.IsSet() != (adminRef["name"] != nil) {
+		t.Errorf("controller admin token %v, from the values %v", cfg.AdminToken, admin)
+	}
 	svc := find[*corev1.Service](t, c.objs, fullname+"-controller")
 	if svc.Spec.Type != corev1.ServiceTypeClusterIP || len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Name != "http" {
 		t.Errorf("Service %s: %s %+v, want ClusterIP with the http port", svc.Name, svc.Spec.Type, svc.Spec.Ports)
@@ -1329,6 +1750,30 @@ func TestChartRejectsBadValues(t *testing.T) {
 		{"no etcd", `etcd: {bundled: {enabled: false}}`, "etcd.external.endpoints"},
 		{"tls without certificate", `tls: {enabled: true}`, "tls.existingSecret"},
 		{"autoscaling min over max", `edge: {autoscaling: {enabled: true, minReplicas: 5, maxReplicas: 3}}`, "minReplicas"},
+		{"limit wrong type", `edge: {limits: {maxConns: "many"}}`, "/edge/limits/maxConns"},
+		{"negative limit", `edge: {limits: {maxPublishers: -1}}`, "/edge/limits/maxPublishers"},
+		{"limit bad duration", `edge: {limits: {idleTimeout: 30}}`, "/edge/limits/idleTimeout"},
+		{"limit bad bit rate", `edge: {limits: {maxPublishBitrate: 8 megabits}}`, "/edge/limits/maxPublishBitrate"},
+		{"unknown limit", `edge: {limits: {maxConnections: 5}}`, "maxConnections"},
+		{"old maxConns", `edge: {maxConns: 5}`, "maxConns"},
+		{"auth keys not a list", `edge: {auth: {apps: {live: {publish: {keys: k-4f9a0c2e7d1b0a3c}}}}}`, "/edge/auth/apps/live/publish/keys"},
+		{"auth unknown key", `edge: {auth: {default: {publish: {keyz: [k-4f9a0c2e7d1b0a3c]}}}}`, "keyz"},
+		{"auth bad require", `edge: {auth: {default: {play: {require: some, deny: true}}}}`, "/edge/auth/default/play/require"},
+		{"auth short secret", `edge: {auth: {default: {play: {token: {secrets: [short]}}}}}`, "/edge/auth/default/play/token/secrets/0"},
+		{"auth secret wrong type", `edge: {authSecret: [stream-keys]}`, "/edge/authSecret"},
+		{"auth secret without auth", `edge: {authSecret: stream-keys}`, "edge.auth"},
+		{"admin token wrong type", `adminToken: {existingSecret: true}`, "/adminToken/existingSecret"},
+		{"nats user wrong type", `nats: {external: {user: 5}}`, "/nats/external/user"},
+		{"nats tls wrong type", `nats: {external: {tls: {ca: true}}}`, "/nats/external/tls/ca"},
+		{"nats file key with a path", `nats: {external: {nkeyFile: ../edge.nk}}`, "/nats/external/nkeyFile"},
+		{"etcd password not a reference", `etcd: {external: {passwordSecret: etcd-login}}`, "/etcd/external/passwordSecret"},
+		{"nats credentials with bundled", `nats: {external: {user: edge, passwordSecret: {name: nats-login}}}`, "nats.bundled.enabled"},
+		{"etcd TLS with bundled", `etcd: {external: {filesSecret: etcd-tls, tls: {ca: ca.crt}}}`, "etcd.bundled.enabled"},
+		{"two nats methods", `nats: {bundled: {enabled: false}, external: {urls: ["nats://x:4222"], user: edge, passwordSecret: {name: nats-login}, tokenSecret: {name: nats-token}}}`, "tokenSecret"},
+		{"nats user without password", `nats: {bundled: {enabled: false}, external: {urls: ["nats://x:4222"], user: edge}}`, "nats.external.passwordSecret"},
+		{"nats file without its Secret", `nats: {bundled: {enabled: false}, external: {urls: ["nats://x:4222"], nkeyFile: edge.nk}}`, "nats.external.filesSecret"},
+		{"etcd user without password", `etcd: {bundled: {enabled: false}, external: {endpoints: ["etcd:2379"], user: edge}}`, "etcd.external.user"},
+		{"etcd cert without key", `etcd: {bundled: {enabled: false}, external: {endpoints: ["etcd:2379"], filesSecret: etcd-tls, tls: {cert: tls.crt}}}`, "tls.key"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -130,9 +130,24 @@ tributary.edgeConfig is the edge's YAML configuration file (keys as in `edge -h`
   "log_level" .Values.log.level
   "log_format" .Values.log.format
 }}
-{{- if not (kindIs "invalid" .Values.edge.maxConns) }}
-{{- $_ := set $c "max_conns" (int .Values.edge.maxConns) }}
+{{- $l := .Values.edge.limits }}
+{{- range $value, $key := dict "maxConns" "max_conns" "maxConnsPerIP" "max_conns_per_ip" "maxPublishers" "max_publishers" "maxPlayersPerStream" "max_players_per_stream" }}
+{{- if not (kindIs "invalid" (index $l $value)) }}
+{{- $_ := set $c $key (int64 (index $l $value)) }}
 {{- end }}
+{{- end }}
+{{- range $value, $key := dict "maxPublishBitrate" "max_publish_bitrate" "handshakeTimeout" "handshake_timeout" "connectTimeout" "connect_timeout" "idleTimeout" "idle_timeout" }}
+{{- $v := index $l $value }}
+{{- if kindIs "string" $v }}
+{{- $_ := set $c $key $v }}
+{{- else if not (kindIs "invalid" $v) }}
+{{- $_ := set $c $key (int64 $v) }}
+{{- end }}
+{{- end }}
+{{- with .Values.edge.auth }}
+{{- $_ := set $c "auth" (deepCopy .) }}
+{{- end }}
+{{- $c = merge $c (include "tributary.backendSecurityConfig" . | fromYaml) }}
 {{- if not .Values.nats.external.existingSecret }}
 {{- $_ := set $c "nats_url" (include "tributary.natsURL" .) }}
 {{- end }}
@@ -158,10 +173,71 @@ tributary.controllerConfig is the controller's YAML configuration file (keys as 
   "log_level" .Values.log.level
   "log_format" .Values.log.format
 }}
+{{- $c = merge $c (include "tributary.backendSecurityConfig" . | fromYaml) }}
 {{- if not .Values.nats.external.existingSecret }}
 {{- $_ := set $c "nats_url" (include "tributary.natsURL" .) }}
 {{- end }}
 {{- toYaml (merge (deepCopy .Values.controller.extraConfig) $c) }}
+{{- end }}
+
+{{/*
+tributary.backendSecurityConfig holds the settings, shared by the edges and the controllers, that
+authenticate them to external NATS and etcd servers and turn TLS on: user names and the paths of the
+files mounted from nats.external.filesSecret and etcd.external.filesSecret. Passwords and tokens
+are not here: tributary.env gives them from their Secrets.
+*/}}
+{{- define "tributary.backendSecurityConfig" -}}
+{{- $c := dict }}
+{{- $n := .Values.nats.external }}
+{{- with $n.user }}{{ $_ := set $c "nats_user" . }}{{ end }}
+{{- range $value, $key := dict "nkeyFile" "nats_nkey_file" "credsFile" "nats_creds_file" }}
+{{- with get $n $value }}{{ $_ := set $c $key (printf "/etc/tributary/nats/%s" .) }}{{ end }}
+{{- end }}
+{{- range $value, $key := dict "ca" "nats_tls_ca" "cert" "nats_tls_cert" "key" "nats_tls_key" }}
+{{- with get $n.tls $value }}{{ $_ := set $c $key (printf "/etc/tributary/nats/%s" .) }}{{ end }}
+{{- end }}
+{{- with $n.tls.serverName }}{{ $_ := set $c "nats_tls_server_name" . }}{{ end }}
+{{- $e := .Values.etcd.external }}
+{{- with $e.user }}{{ $_ := set $c "etcd_user" . }}{{ end }}
+{{- range $value, $key := dict "ca" "etcd_tls_ca" "cert" "etcd_tls_cert" "key" "etcd_tls_key" }}
+{{- with get $e.tls $value }}{{ $_ := set $c $key (printf "/etc/tributary/etcd/%s" .) }}{{ end }}
+{{- end }}
+{{- if $c }}
+{{- toYaml $c }}
+{{- end }}
+{{- end }}
+
+{{/*
+tributary.backendMounts are the volume mounts of the Secrets with the NATS and etcd credential
+files, for the edge and controller containers; tributary.backendVolumes are their volumes. The
+directories are mounted whole (no subPath), so that renewed certificates reach the pods.
+*/}}
+{{- define "tributary.backendMounts" -}}
+{{- if .Values.nats.external.filesSecret }}
+- name: nats-credentials
+  mountPath: /etc/tributary/nats
+  readOnly: true
+{{- end }}
+{{- if .Values.etcd.external.filesSecret }}
+- name: etcd-credentials
+  mountPath: /etc/tributary/etcd
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "tributary.backendVolumes" -}}
+{{- with .Values.nats.external.filesSecret }}
+- name: nats-credentials
+  secret:
+    secretName: {{ . }}
+    defaultMode: 0440
+{{- end }}
+{{- with .Values.etcd.external.filesSecret }}
+- name: etcd-credentials
+  secret:
+    secretName: {{ . }}
+    defaultMode: 0440
+{{- end }}
 {{- end }}
 
 {{/*
@@ -196,6 +272,21 @@ with (dict "ctx" $ "service" "tributary-edge").
     secretKeyRef:
       name: {{ . }}
       key: {{ $.ctx.Values.nats.external.existingSecretKey }}
+{{- end }}
+{{- $secrets := list
+  (list "TRIBUTARY_NATS_PASSWORD" .ctx.Values.nats.external.passwordSecret)
+  (list "TRIBUTARY_NATS_TOKEN" .ctx.Values.nats.external.tokenSecret)
+  (list "TRIBUTARY_ETCD_PASSWORD" .ctx.Values.etcd.external.passwordSecret)
+}}
+{{- range $secrets }}
+{{- $ref := index . 1 }}
+{{- if $ref.name }}
+- name: {{ index . 0 }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $ref.name }}
+      key: {{ $ref.key }}
+{{- end }}
 {{- end }}
 {{- end }}
 
@@ -257,6 +348,51 @@ tributary.validate fails the render on combinations of values the schema cannot 
 {{- end }}
 {{- if and .Values.tls.existingSecret (or .Values.tls.cert .Values.tls.key) }}
 {{- fail "tls: give tls.existingSecret or tls.cert and tls.key, not both" }}
+{{- end }}
+{{- $n := .Values.nats.external }}
+{{- $natsSecurity := or $n.user $n.passwordSecret.name $n.tokenSecret.name $n.filesSecret $n.nkeyFile $n.credsFile $n.tls.ca $n.tls.cert $n.tls.key $n.tls.serverName }}
+{{- if and .Values.nats.bundled.enabled $natsSecurity }}
+{{- fail "nats: nats.external credentials or TLS are set while nats.bundled.enabled is true; the bundled NATS takes neither" }}
+{{- end }}
+{{- if and $n.user (not $n.passwordSecret.name) }}
+{{- fail "nats: nats.external.user needs nats.external.passwordSecret.name" }}
+{{- end }}
+{{- if and $n.passwordSecret.name (not $n.user) }}
+{{- fail "nats: nats.external.passwordSecret needs nats.external.user" }}
+{{- end }}
+{{- $methods := 0 }}
+{{- range (list $n.user $n.tokenSecret.name $n.nkeyFile $n.credsFile) }}{{ if . }}{{ $methods = add1 $methods }}{{ end }}{{ end }}
+{{- if gt $methods 1 }}
+{{- fail "nats: give one of nats.external.user (with passwordSecret), tokenSecret, nkeyFile and credsFile" }}
+{{- end }}
+{{- if and (or $n.nkeyFile $n.credsFile $n.tls.ca $n.tls.cert $n.tls.key) (not $n.filesSecret) }}
+{{- fail "nats: nats.external.nkeyFile, credsFile and tls.ca/cert/key are keys of nats.external.filesSecret, which is empty" }}
+{{- end }}
+{{- if and $n.filesSecret (not (or $n.nkeyFile $n.credsFile $n.tls.ca $n.tls.cert $n.tls.key)) }}
+{{- fail "nats: nats.external.filesSecret is set but no file of it is used (nkeyFile, credsFile, tls.ca, tls.cert, tls.key)" }}
+{{- end }}
+{{- if ne (not $n.tls.cert) (not $n.tls.key) }}
+{{- fail "nats: nats.external.tls.cert and tls.key go together" }}
+{{- end }}
+{{- $e := .Values.etcd.external }}
+{{- $etcdSecurity := or $e.user $e.passwordSecret.name $e.filesSecret $e.tls.ca $e.tls.cert $e.tls.key }}
+{{- if and .Values.etcd.bundled.enabled $etcdSecurity }}
+{{- fail "etcd: etcd.external credentials or TLS are set while etcd.bundled.enabled is true; the bundled etcd takes neither" }}
+{{- end }}
+{{- if ne (not $e.user) (not $e.passwordSecret.name) }}
+{{- fail "etcd: etcd.external.user and etcd.external.passwordSecret.name go together" }}
+{{- end }}
+{{- if and (or $e.tls.ca $e.tls.cert $e.tls.key) (not $e.filesSecret) }}
+{{- fail "etcd: etcd.external.tls.ca/cert/key are keys of etcd.external.filesSecret, which is empty" }}
+{{- end }}
+{{- if and $e.filesSecret (not (or $e.tls.ca $e.tls.cert $e.tls.key)) }}
+{{- fail "etcd: etcd.external.filesSecret is set but no file of it is used (tls.ca, tls.cert, tls.key)" }}
+{{- end }}
+{{- if ne (not $e.tls.cert) (not $e.tls.key) }}
+{{- fail "etcd: etcd.external.tls.cert and tls.key go together" }}
+{{- end }}
+{{- if and .Values.edge.authSecret (not .Values.edge.auth) }}
+{{- fail "edge: edge.authSecret is set but edge.auth is empty: nothing reads its files" }}
 {{- end }}
 {{- if gt (int .Values.edge.autoscaling.minReplicas) (int .Values.edge.autoscaling.maxReplicas) }}
 {{- fail "edge.autoscaling: minReplicas is greater than maxReplicas" }}
