@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -36,16 +35,7 @@ func TestTraces(t *testing.T) {
 	}
 
 	const parentTrace, parentSpan = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
-	req, err := http.NewRequest(http.MethodGet, "http://"+httpAddr+"/api/v1/streams", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("traceparent", "00-"+parentTrace+"-"+parentSpan+"-01")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	otlptest.GetTraced(t, "http://"+httpAddr+"/api/v1/streams", parentTrace, parentSpan)
 
 	// Stop at once: the request's span is still in the batch, which the
 	// shutdown exports.

@@ -79,44 +79,27 @@ func run(ctx context.Context, args, environ []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "edge: %v\n", err)
 		return 2
 	}
-	// Records logged with a context inside a span carry its trace_id and
-	// span_id.
-	log = telemetry.WithTraceIDs(log).With("edge", cfg.ID)
-	tracing, err := telemetry.NewTracing(telemetry.TracingConfig{
+	log, tracing, err := telemetry.Setup(log, "edge", telemetry.TracingConfig{
 		Environ:     environ,
 		ServiceName: "tributary-edge",
 		Version:     version,
 		InstanceID:  cfg.ID,
 		EdgeID:      cfg.ID,
-		Logger:      log,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "edge: %v\n", err)
 		return 2
 	}
 	err = serve(ctx, cfg, log, tracing.TracerProvider())
-	// The spans of the shutdown itself are exported too: the flush comes
-	// once everything has stopped.
-	flushTraces(tracing, log)
+	// The flush comes once everything has stopped, so that the spans of
+	// the shutdown are exported too.
+	tracing.Flush(log)
 	if err != nil {
 		log.Error("edge stopped", "err", err)
 		return 1
 	}
 	log.Info("edge stopped")
 	return 0
-}
-
-// traceFlushTimeout bounds the export of the spans left at shutdown.
-const traceFlushTimeout = 5 * time.Second
-
-// flushTraces exports the spans not exported yet, within
-// traceFlushTimeout, and stops tracing.
-func flushTraces(tracing *telemetry.Tracing, log *slog.Logger) {
-	ctx, cancel := context.WithTimeout(context.Background(), traceFlushTimeout)
-	defer cancel()
-	if err := tracing.Shutdown(ctx); err != nil {
-		log.Warn("traces not all exported at shutdown", "timeout", traceFlushTimeout, "err", err)
-	}
 }
 
 // serve runs the edge until ctx ends, then shuts it down in order:

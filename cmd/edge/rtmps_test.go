@@ -3,15 +3,14 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"net"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tributary-media/tributary/internal/testutil"
+	"github.com/tributary-media/tributary/internal/testutil/testcert"
 	"github.com/tributary-media/tributary/internal/tlsreload"
-	"github.com/tributary-media/tributary/internal/tlsreload/tlsreloadtest"
 	"github.com/tributary-media/tributary/pkg/rtmp"
 )
 
@@ -20,12 +19,10 @@ import (
 // once the certificate files are replaced new connections get the new
 // certificate while the stream keeps playing.
 func TestRTMPSOnly(t *testing.T) {
-	ca := tlsreloadtest.NewCA(t)
+	ca := testcert.NewCA(t, "Tributary test CA")
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	cert, key := ca.Issue(t, 501, "localhost", "127.0.0.1")
-	tlsreloadtest.WriteFile(t, certFile, cert)
-	tlsreloadtest.WriteFile(t, keyFile, key)
+	ca.WriteServer(t, certFile, keyFile, 501, "localhost", "127.0.0.1")
 
 	rtmpsAddr, httpAddr := testutil.FreeAddr(t), testutil.FreeAddr(t)
 	e := startEdge(t, []string{"-id", "edge-tls", "-rtmp-addr=", "-rtmps-addr", rtmpsAddr, "-http-addr", httpAddr,
@@ -84,16 +81,7 @@ func TestRTMPSOnly(t *testing.T) {
 	}
 	frame(0)
 
-	serial := func() int64 {
-		t.Helper()
-		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", rtmpsAddr,
-			&tls.Config{RootCAs: ca.Pool, ServerName: "localhost"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		return c.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
-	}
+	serial := func() int64 { return ca.ServedSerial(t, rtmpsAddr, "localhost") }
 	if got := serial(); got != 501 {
 		t.Fatalf("certificate serial %d, want 501", got)
 	}
@@ -103,9 +91,7 @@ func TestRTMPSOnly(t *testing.T) {
 		t.Fatal("a TLS 1.1 client was served")
 	}
 
-	cert, key = ca.Issue(t, 502, "localhost", "127.0.0.1")
-	tlsreloadtest.WriteFile(t, certFile, cert)
-	tlsreloadtest.WriteFile(t, keyFile, key)
+	ca.WriteServer(t, certFile, keyFile, 502, "localhost", "127.0.0.1")
 	waitFor(t, tlsreload.DefaultInterval+10*time.Second, "the renewed certificate", func() bool { return serial() == 502 })
 	if !strings.Contains(e.log.String(), "certificate reloaded") {
 		t.Fatalf("the reload is not logged:\n%s", e.log.String())

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -104,16 +103,7 @@ func TestTracesAcrossEdges(t *testing.T) {
 
 	// An admin API request carrying a trace context.
 	const parentTrace, parentSpan = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
-	req, err := http.NewRequest(http.MethodGet, "http://"+ctlAddr+"/api/v1/streams", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("traceparent", "00-"+parentTrace+"-"+parentSpan+"-01")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	otlptest.GetTraced(t, "http://"+ctlAddr+"/api/v1/streams", parentTrace, parentSpan)
 
 	// The spans arrive on their own (the batch's delay is 5 s by default);
 	// stopping the edges afterwards flushes the rest.

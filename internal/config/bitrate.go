@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 
@@ -49,47 +48,19 @@ func ParseBitrate(s string) (Bitrate, error) {
 	return b, nil
 }
 
+// bitrateQuantity is how a bit rate is written.
+var bitrateQuantity = quantity{
+	unit:     bitrateUnit,
+	empty:    errBitrateEmpty,
+	syntax:   errBitrateSyntax,
+	tooLarge: errBitrateRange,
+	inexact:  errBitrateWhole,
+}
+
 // parseBitrate is ParseBitrate without the package prefix on errors.
 func parseBitrate(s string) (Bitrate, error) {
-	t := strings.TrimSpace(s)
-	if t == "" {
-		return 0, errBitrateEmpty
-	}
-	end := 0
-	for end < len(t) && (t[end] >= '0' && t[end] <= '9' || t[end] == '.') {
-		end++
-	}
-	num, unit := t[:end], strings.TrimLeft(t[end:], " ")
-	whole, frac, _ := strings.Cut(num, ".")
-	if whole == "" || strings.Contains(frac, ".") || strings.HasSuffix(num, ".") {
-		return 0, fmt.Errorf("%q: %w", s, errBitrateSyntax)
-	}
-	mult, ok := bitrateUnit(unit)
-	if !ok {
-		return 0, fmt.Errorf("%q: unknown unit: %w", s, errBitrateSyntax)
-	}
-	n, err := strconv.ParseInt(whole, 10, 64)
-	if err != nil || n > math.MaxInt64/mult {
-		return 0, fmt.Errorf("%q: %w", s, errBitrateRange)
-	}
-	v := n * mult
-	// The fraction's digits, each worth a tenth of the previous one.
-	place := mult
-	for _, d := range frac {
-		if place%10 != 0 {
-			if d != '0' {
-				return 0, fmt.Errorf("%q: %w", s, errBitrateWhole)
-			}
-			continue
-		}
-		place /= 10
-		add := int64(d-'0') * place
-		if v > math.MaxInt64-add {
-			return 0, fmt.Errorf("%q: %w", s, errBitrateRange)
-		}
-		v += add
-	}
-	return Bitrate(v), nil
+	v, err := bitrateQuantity.parse(s)
+	return Bitrate(v), err
 }
 
 // bitrateUnit returns the size of a unit as parseBitrate accepts it.

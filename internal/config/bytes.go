@@ -3,9 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
-	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -86,32 +84,20 @@ func ParseBytes(s string) (Bytes, error) {
 	return b, nil
 }
 
+// bytesQuantity is how a size is written.
+var bytesQuantity = quantity{
+	unit:     unitSize,
+	empty:    errBytesEmpty,
+	negative: errBytesNegative,
+	syntax:   errBytesNumber,
+	tooLarge: errBytesRange,
+}
+
 // parseBytes is ParseBytes with errors that name the value but carry no
 // package prefix, for embedding in messages that already have one.
 func parseBytes(s string) (Bytes, error) {
-	t := strings.TrimSpace(s)
-	if t == "" {
-		return 0, errBytesEmpty
-	}
-	if t[0] == '-' {
-		return 0, fmt.Errorf("%q: %w", s, errBytesNegative)
-	}
-	end := 0
-	for end < len(t) && t[end] >= '0' && t[end] <= '9' {
-		end++
-	}
-	if end == 0 {
-		return 0, fmt.Errorf("%q: %w", s, errBytesNumber)
-	}
-	mult, ok := unitSize(strings.TrimLeft(t[end:], " "))
-	if !ok {
-		return 0, fmt.Errorf("%q: unknown unit: %w", s, errBytesNumber)
-	}
-	n, err := strconv.ParseInt(t[:end], 10, 64)
-	if err != nil || n > math.MaxInt64/mult {
-		return 0, fmt.Errorf("%q: %w", s, errBytesRange)
-	}
-	return Bytes(n * mult), nil
+	v, err := bytesQuantity.parse(s)
+	return Bytes(v), err
 }
 
 // String formats b with the largest binary unit that divides it exactly,

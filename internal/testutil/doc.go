@@ -39,7 +39,8 @@
 // bytes nor a close, gets through either way, and new connections are
 // accepted but stall; [Proxy.Restore] lets everything held back through, and
 // [Proxy.Reset] closes every connection. etcd tests that need a server use
-// the etcdtest sub-package, NATS tests natstest.
+// the etcdtest sub-package, NATS tests natstest; otlptest is a real OTLP
+// trace receiver (gRPC and HTTP) and testcert makes CAs and TLS certificates.
 //
 // # Concurrency
 //

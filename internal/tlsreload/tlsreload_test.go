@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/tributary-media/tributary/internal/testutil"
+	"github.com/tributary-media/tributary/internal/testutil/testcert"
 	"github.com/tributary-media/tributary/internal/tlsreload"
-	"github.com/tributary-media/tributary/internal/tlsreload/tlsreloadtest"
 )
 
 // interval is the reloader's check interval: the two writes of a
@@ -45,30 +45,15 @@ func serve(t *testing.T, r *tlsreload.Reloader) string {
 	return ln.Addr().String()
 }
 
-// serial returns the serial number of the certificate the server at addr
-// presents, verified against ca.
-func serial(t *testing.T, addr string, ca *tlsreloadtest.CA) int64 {
-	t.Helper()
-	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr,
-		&tls.Config{RootCAs: ca.Pool, ServerName: "localhost"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
-}
-
 // TestReload: a client sees the new certificate once the files are
 // replaced; a broken replacement (a key that does not match, a truncated
 // certificate) keeps the previous certificate in service and is logged
 // once; fixing the files loads them again. TLS below 1.2 is refused.
 func TestReload(t *testing.T) {
-	ca := tlsreloadtest.NewCA(t)
+	ca := testcert.NewCA(t, "Tributary test CA")
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	cert1, key1 := ca.Issue(t, 1001, "localhost")
-	tlsreloadtest.WriteFile(t, certFile, cert1)
-	tlsreloadtest.WriteFile(t, keyFile, key1)
+	ca.WriteServer(t, certFile, keyFile, 1001, "localhost")
 	logs := new(testutil.SyncBuffer)
 	r, err := tlsreload.New(tlsreload.Config{CertFile: certFile, KeyFile: keyFile, Interval: interval,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
@@ -85,15 +70,15 @@ func TestReload(t *testing.T) {
 		}
 	}()
 	addr := serve(t, r)
-	if got := serial(t, addr, ca); got != 1001 {
+	if got := ca.ServedSerial(t, addr, "localhost"); got != 1001 {
 		t.Fatalf("serial %d, want 1001", got)
 	}
 
 	// Renewed: the certificate first, then the key.
-	cert2, key2 := ca.Issue(t, 1002, "localhost")
-	tlsreloadtest.WriteFile(t, certFile, cert2)
-	tlsreloadtest.WriteFile(t, keyFile, key2)
-	waitFor(t, func() bool { return serial(t, addr, ca) == 1002 })
+	cert2, key2 := ca.Server(t, 1002, "localhost")
+	testcert.WriteFile(t, certFile, cert2)
+	testcert.WriteFile(t, keyFile, key2)
+	waitFor(t, func() bool { return ca.ServedSerial(t, addr, "localhost") == 1002 })
 	if !strings.Contains(logs.String(), "certificate reloaded") || !strings.Contains(logs.String(), "serial=1002") {
 		t.Fatalf("no reload logged:\n%s", logs.String())
 	}
@@ -102,8 +87,8 @@ func TestReload(t *testing.T) {
 	}
 
 	// A key that does not match the certificate.
-	_, key3 := ca.Issue(t, 1003, "localhost")
-	tlsreloadtest.WriteFile(t, keyFile, key3)
+	_, key3 := ca.Server(t, 1003, "localhost")
+	testcert.WriteFile(t, keyFile, key3)
 	waitFor(t, func() bool { return strings.Contains(logs.String(), "level=ERROR") })
 	time.Sleep(5 * interval)
 	if n := strings.Count(logs.String(), "level=ERROR"); n != 1 {
@@ -112,23 +97,23 @@ func TestReload(t *testing.T) {
 	if !strings.Contains(logs.String(), "private key does not match public key") {
 		t.Fatalf("the error does not say what is wrong:\n%s", logs.String())
 	}
-	if got := serial(t, addr, ca); got != 1002 {
+	if got := ca.ServedSerial(t, addr, "localhost"); got != 1002 {
 		t.Fatalf("serial %d after a broken replacement, want 1002 still", got)
 	}
 
 	// A truncated certificate, with the matching key back.
-	tlsreloadtest.WriteFile(t, certFile, cert2[:len(cert2)/2])
-	tlsreloadtest.WriteFile(t, keyFile, key2)
+	testcert.WriteFile(t, certFile, cert2[:len(cert2)/2])
+	testcert.WriteFile(t, keyFile, key2)
 	waitFor(t, func() bool { return strings.Count(logs.String(), "level=ERROR") == 2 })
-	if got := serial(t, addr, ca); got != 1002 {
+	if got := ca.ServedSerial(t, addr, "localhost"); got != 1002 {
 		t.Fatalf("serial %d after a truncated certificate, want 1002 still", got)
 	}
 
 	// Fixed.
-	cert4, key4 := ca.Issue(t, 1004, "localhost")
-	tlsreloadtest.WriteFile(t, keyFile, key4)
-	tlsreloadtest.WriteFile(t, certFile, cert4)
-	waitFor(t, func() bool { return serial(t, addr, ca) == 1004 })
+	cert4, key4 := ca.Server(t, 1004, "localhost")
+	testcert.WriteFile(t, keyFile, key4)
+	testcert.WriteFile(t, certFile, cert4)
+	waitFor(t, func() bool { return ca.ServedSerial(t, addr, "localhost") == 1004 })
 
 	old, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr,
 		&tls.Config{RootCAs: ca.Pool, ServerName: "localhost", MaxVersion: tls.VersionTLS11})
@@ -140,13 +125,13 @@ func TestReload(t *testing.T) {
 
 // TestNewFails: New reports a pair that does not load.
 func TestNewFails(t *testing.T) {
-	ca := tlsreloadtest.NewCA(t)
+	ca := testcert.NewCA(t, "Tributary test CA")
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	cert, _ := ca.Issue(t, 1, "localhost")
-	_, key := ca.Issue(t, 2, "localhost")
-	tlsreloadtest.WriteFile(t, certFile, cert)
-	tlsreloadtest.WriteFile(t, keyFile, key)
+	cert, _ := ca.Server(t, 1, "localhost")
+	_, key := ca.Server(t, 2, "localhost")
+	testcert.WriteFile(t, certFile, cert)
+	testcert.WriteFile(t, keyFile, key)
 	if _, err := tlsreload.New(tlsreload.Config{CertFile: certFile, KeyFile: keyFile}); err == nil ||
 		!strings.Contains(err.Error(), certFile) {
 		t.Fatalf("New with a mismatched pair: %v", err)

@@ -10,18 +10,10 @@ package backendtest
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"net/url"
-	"os"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,17 +21,19 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
+
+	"github.com/tributary-media/tributary/internal/testutil/testcert"
 )
 
-// CA is a certificate authority for one test.
+// CA is a certificate authority for one test that writes what it issues
+// to files.
 type CA struct {
 	// File is the CA certificate, PEM: what clients and servers verify
 	// their peers with.
 	File string
 
+	ca     *testcert.CA
 	dir    string
-	cert   *x509.Certificate
-	key    *ecdsa.PrivateKey
 	serial atomic.Int64
 }
 
@@ -47,30 +41,9 @@ type CA struct {
 // certificate in a file of the test's temporary directory.
 func NewCA(tb testing.TB, name string) *CA {
 	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ca := &CA{dir: tb.TempDir(), cert: cert, key: key}
+	ca := &CA{ca: testcert.NewCA(tb, name), dir: tb.TempDir()}
 	ca.serial.Store(1)
-	ca.File = ca.write(tb, "ca.pem", "CERTIFICATE", der)
+	ca.File = ca.write(tb, "ca.pem", ca.ca.PEM)
 	return ca
 }
 
@@ -79,18 +52,9 @@ func NewCA(tb testing.TB, name string) *CA {
 // certificate and key files.
 func (ca *CA) Server(tb testing.TB, hosts ...string) (certFile, keyFile string) {
 	tb.Helper()
-	tmpl := &x509.Certificate{
-		Subject:     pkix.Name{CommonName: hosts[0]},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	for _, h := range hosts {
-		if ip := net.ParseIP(h); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, h)
-		}
-	}
-	return ca.issue(tb, tmpl)
+	n := ca.serial.Add(1)
+	cert, key := ca.ca.Server(tb, n, hosts...)
+	return ca.writePair(tb, hosts[0], n, cert, key)
 }
 
 // Client issues a client certificate with common name cn (the user name
@@ -98,44 +62,25 @@ func (ca *CA) Server(tb testing.TB, hosts ...string) (certFile, keyFile string) 
 // its certificate and key files.
 func (ca *CA) Client(tb testing.TB, cn string) (certFile, keyFile string) {
 	tb.Helper()
-	return ca.issue(tb, &x509.Certificate{
-		Subject:     pkix.Name{CommonName: cn},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	})
-}
-
-// issue signs tmpl with a fresh key and writes the pair.
-func (ca *CA) issue(tb testing.TB, tmpl *x509.Certificate) (certFile, keyFile string) {
-	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
 	n := ca.serial.Add(1)
-	tmpl.SerialNumber = big.NewInt(n)
-	tmpl.NotBefore = time.Now().Add(-time.Hour)
-	tmpl.NotAfter = time.Now().Add(24 * time.Hour)
-	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	base := tmpl.Subject.CommonName + "-" + big.NewInt(n).String()
-	return ca.write(tb, base+".pem", "CERTIFICATE", der), ca.write(tb, base+"-key.pem", "PRIVATE KEY", keyDER)
+	cert, key := ca.ca.Client(tb, n, cn)
+	return ca.writePair(tb, cn, n, cert, key)
 }
 
-// write writes one PEM block to a file of the CA's directory, readable by
-// its owner only, and returns the file's path.
-func (ca *CA) write(tb testing.TB, name, typ string, der []byte) string {
+// writePair writes a certificate with the common name cn and the serial
+// number n, and its key, to files of the CA's directory.
+func (ca *CA) writePair(tb testing.TB, cn string, n int64, cert, key []byte) (certFile, keyFile string) {
+	tb.Helper()
+	base := cn + "-" + strconv.FormatInt(n, 10)
+	return ca.write(tb, base+".pem", cert), ca.write(tb, base+"-key.pem", key)
+}
+
+// write writes data to a file of the CA's directory, readable by its
+// owner only, and returns the file's path.
+func (ca *CA) write(tb testing.TB, name string, data []byte) string {
 	tb.Helper()
 	path := filepath.Join(ca.dir, name)
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		tb.Fatal(err)
-	}
+	testcert.WriteFile(tb, path, data)
 	return path
 }
 
@@ -255,12 +200,10 @@ func EtcdClient(tb testing.TB, endpoint string, ca *CA, certFile, keyFile string
 	if err != nil {
 		tb.Fatal(err)
 	}
-	pool := x509.NewCertPool()
-	pool.AddCert(ca.cert)
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:   []string{endpoint},
 		DialTimeout: 5 * time.Second,
-		TLS:         &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12},
+		TLS:         &tls.Config{RootCAs: ca.ca.Pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12},
 		Logger:      zap.NewNop(),
 	})
 	if err != nil {
