@@ -166,6 +166,10 @@ func isConfigError(err error) bool {
 	for _, e := range []error{
 		nats.ErrAuthorization, nats.ErrAuthExpired, nats.ErrAuthRevoked, nats.ErrAccountAuthExpired,
 		nats.ErrSecureConnRequired, nats.ErrSecureConnWanted, nats.ErrNkeyButNoSigCB, nats.ErrNkeysNotSupported,
+		// The server closed the connection right after the TLS handshake:
+		// with TLS 1.3 that is how a refused client certificate often
+		// shows, when the close overtakes the alert.
+		nats.ErrTLS,
 	} {
 		if errors.Is(err, e) {
 			return true
