@@ -326,21 +326,33 @@ func (p *problems) checkNATSSecurity(natsURL string, s NATSSecurity) {
 	if s.Token.IsSet() && s.TokenFile != "" {
 		p.addf("nats-token-file", "set, and %s too: give the token one way", natsTokenEnv)
 	}
-	hasPassword := s.Password.IsSet() || s.PasswordFile != ""
-	if s.User != "" && !hasPassword {
-		p.addf("nats-user", "%q has no password: set %s or -nats-password-file", s.User, natsPasswordEnv)
-	}
-	if s.User == "" && hasPassword {
-		p.addf("nats-user", "empty, but a password is given (%s or -nats-password-file)", natsPasswordEnv)
-	}
-	if (s.TLSCert == "") != (s.TLSKey == "") {
-		p.addf("nats-tls-cert", "-nats-tls-cert and -nats-tls-key go together")
-	}
+	p.checkLogin("nats", s.User, s.Password.IsSet() || s.PasswordFile != "", natsPasswordEnv, "")
+	p.checkCertKey("nats", s.TLSCert, s.TLSKey)
 	for _, u := range splitList(natsURL) {
 		if pu, err := url.Parse(u); err == nil && pu.User != nil && len(s.Methods()) > 0 {
 			p.addf("nats-url", "%q holds credentials, and -%s is set too: give them one way (preferably not in the URL)",
 				redactURL(u), firstNATSFlag(s))
 		}
+	}
+}
+
+// checkLogin adds the problems of a user name without a password or a
+// password without a user name; svc is "nats" or "etcd" (the flags'
+// prefix), env the password's variable, hint added to the first problem.
+func (p *problems) checkLogin(svc, user string, hasPassword bool, env, hint string) {
+	if user != "" && !hasPassword {
+		p.addf(svc+"-user", "%q has no password: set %s or -%s-password-file%s", user, env, svc, hint)
+	}
+	if user == "" && hasPassword {
+		p.addf(svc+"-user", "empty, but a password is given (%s or -%s-password-file)", env, svc)
+	}
+}
+
+// checkCertKey adds a problem when only one of a client certificate and
+// its key is set; svc is "nats" or "etcd".
+func (p *problems) checkCertKey(svc, cert, key string) {
+	if (cert == "") != (key == "") {
+		p.addf(svc+"-tls-cert", "-%s-tls-cert and -%s-tls-key go together", svc, svc)
 	}
 }
 
@@ -379,16 +391,9 @@ func (p *problems) checkEtcdSecurity(endpoints string, s EtcdSecurity) {
 	if s.Password.IsSet() && s.PasswordFile != "" {
 		p.addf("etcd-password-file", "set, and %s too: give the password one way", etcdPasswordEnv)
 	}
-	hasPassword := s.Password.IsSet() || s.PasswordFile != ""
-	if s.User != "" && !hasPassword {
-		p.addf("etcd-user", "%q has no password: set %s or -etcd-password-file (a client certificate alone needs no -etcd-user)", s.User, etcdPasswordEnv)
-	}
-	if s.User == "" && hasPassword {
-		p.addf("etcd-user", "empty, but a password is given (%s or -etcd-password-file)", etcdPasswordEnv)
-	}
-	if (s.TLSCert == "") != (s.TLSKey == "") {
-		p.addf("etcd-tls-cert", "-etcd-tls-cert and -etcd-tls-key go together")
-	}
+	p.checkLogin("etcd", s.User, s.Password.IsSet() || s.PasswordFile != "", etcdPasswordEnv,
+		" (a client certificate alone needs no -etcd-user)")
+	p.checkCertKey("etcd", s.TLSCert, s.TLSKey)
 	var plain []string
 	for _, ep := range splitList(endpoints) {
 		if strings.HasPrefix(ep, "http://") {
