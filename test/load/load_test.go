@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,21 +29,33 @@ func moduleRoot(t *testing.T) string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
-// startExampleServer builds examples/server and runs it on a free port of
-// 127.0.0.1 until the test ends. It returns the address and the process
-// id.
-func startExampleServer(t *testing.T) (string, int) {
-	t.Helper()
+// exampleServer is the path of the examples/server binary, built once.
+var exampleServer = sync.OnceValues(func() (string, error) {
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
-	dir := t.TempDir()
+	dir, err := os.MkdirTemp("", "load-test-")
+	if err != nil {
+		return "", err
+	}
 	bin := filepath.Join(dir, "server")
+	_, file, _, _ := runtime.Caller(0)
 	build := exec.Command(goTool, "build", "-o", bin, "./examples/server")
-	build.Dir = moduleRoot(t)
+	build.Dir = filepath.Join(filepath.Dir(file), "..", "..")
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build examples/server: %v\n%s", err, out)
+		return "", fmt.Errorf("build examples/server: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// startExampleServer runs examples/server on a free port of 127.0.0.1
+// until the test ends. It returns the address and the process id.
+func startExampleServer(t *testing.T) (string, int) {
+	t.Helper()
+	bin, err := exampleServer()
+	if err != nil {
+		t.Fatal(err)
 	}
 	addr := testutil.FreeAddr(t)
 	var logBuf bytes.Buffer
@@ -119,6 +134,7 @@ func TestLoadAgainstExampleServer(t *testing.T) {
 		ramp:          300 * time.Millisecond,
 		playerTimeout: 5 * time.Second,
 		drain:         2 * time.Second,
+		stallGap:      time.Second,
 		minDelivery:   0.999,
 		maxP99:        time.Second,
 		serverPID:     pid,
@@ -199,5 +215,94 @@ func TestLoadAgainstExampleServer(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), `"p99"`) {
 		t.Error("JSON summary has no latency p99")
+	}
+}
+
+// TestFailover kills the server a publisher and two players use in the
+// middle of a run: with -failover they move to the second server (as
+// behind a load balancer), and the summary tells when and for how long
+// the stream was not published and each player saw nothing.
+func TestFailover(t *testing.T) {
+	testutil.RequireTool(t, "ffmpeg")
+	input := testutil.GenerateFLV(t, testutil.MediaOptions{Duration: 2 * time.Second, FPS: 25, GOP: 25})
+	addrA, pidA := startExampleServer(t)
+	addrB, _ := startExampleServer(t)
+	cfg := config{
+		publishers:    1,
+		players:       4, // 0 and 2 on A, 1 and 3 on B
+		edges:         []string{addrA, addrB},
+		app:           "live",
+		streamPrefix:  "failover",
+		input:         input,
+		duration:      6 * time.Second,
+		ramp:          200 * time.Millisecond,
+		playerTimeout: 3 * time.Second,
+		drain:         2 * time.Second,
+		stallGap:      200 * time.Millisecond,
+		minDelivery:   0.999,
+		maxP99:        time.Second,
+		perPlayer:     true,
+		failover:      true,
+	}
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	m, err := loadMedia(input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	killed := make(chan time.Time, 1)
+	go func() {
+		time.Sleep(cfg.ramp + 2*time.Second)
+		syscall.Kill(pidA, syscall.SIGKILL)
+		killed <- time.Now()
+	}()
+	s, err := runLoad(ctx, cfg, m, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	killAt := float64((<-killed).UnixMilli() - s.StartedUnixMS)
+	var text bytes.Buffer
+	writeText(&text, s)
+	t.Logf("killed A at %.0f ms; summary:\n%s", killAt, text.String())
+
+	if s.Publish.Outages != 1 || len(s.StreamDetails) != 1 {
+		t.Fatalf("publish outages %d, stream details %+v: want one outage of one stream", s.Publish.Outages, s.StreamDetails)
+	}
+	sd := s.StreamDetails[0]
+	if sd.Edge != addrB || len(sd.OutageList) != 1 {
+		t.Fatalf("stream details %+v: want the stream on %s after one outage", sd, addrB)
+	}
+	if o := sd.OutageList[0]; o.AtMS < killAt-100 || o.AtMS > killAt+1000 || o.MS <= 0 || o.MS > 3000 || o.MS != sd.MaxOutageMS {
+		t.Errorf("outage %+v (longest %.0f ms): want it to start at the kill (%.0f ms) and last less than 3 s", o, sd.MaxOutageMS, killAt)
+	}
+	if s.Play.PlayersWithMedia != 4 {
+		t.Errorf("%d of 4 players got media", s.Play.PlayersWithMedia)
+	}
+	for _, p := range s.PlayerDetails {
+		if p.Edge != addrB {
+			t.Errorf("player %d ended on %s, want %s", p.ID, p.Edge, addrB)
+		}
+		if p.ID%2 == 0 && p.Disconnects == 0 {
+			t.Errorf("player %d on the killed server saw no disconnect", p.ID)
+		}
+		// Players that played from A saw the stream stop at the kill and
+		// come back on B; those on B before the kill waited for it (and
+		// may have started after it).
+		if p.ID%2 == 0 {
+			if len(p.Gaps) == 0 || p.MaxGapMS < 400 {
+				t.Errorf("player %d: gaps %+v, want one of at least 0.4 s at the kill", p.ID, p.Gaps)
+			} else if g := p.Gaps[0]; g.AtMS < killAt-1000 || g.AtMS > killAt+200 {
+				t.Errorf("player %d: first gap %+v, want it to start at the kill (%.0f ms)", p.ID, g, killAt)
+			}
+		}
+		if p.LastFrameMS < s.WindowEndMS-1000 {
+			t.Errorf("player %d: newest frame at %.0f ms, window closed at %.0f ms: not back to full service", p.ID, p.LastFrameMS, s.WindowEndMS)
+		}
+	}
+	if s.Play.MaxGapMS < 400 {
+		t.Errorf("play.max_gap_ms = %.0f, want the kill's gap", s.Play.MaxGapMS)
 	}
 }

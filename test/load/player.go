@@ -11,17 +11,14 @@ import (
 	"github.com/tributary-media/tributary/pkg/rtmp"
 )
 
-// stallGap is the longest pause between two received video frames that
-// is not a stall.
-const stallGap = time.Second
-
 // player plays one stream from one edge for the whole run, reconnecting
 // when its connection ends early, and measures what it receives.
 type player struct {
-	id   int
-	r    *run
-	st   *stream
-	edge string
+	id      int
+	r       *run
+	st      *stream
+	edge    string
+	edgeIdx int // index of edge in the configured edges
 	// last is the log index of the newest frame received (-1 before the
 	// first); the run reads it while waiting for in-flight frames.
 	last atomic.Int64
@@ -41,6 +38,8 @@ type playerResult struct {
 	bytes     int64 // audio, video and data payload bytes
 	stalls    int
 	stallTime time.Duration
+	gaps      []gap         // the first maxGaps stalls
+	maxGap    time.Duration // the longest stall
 	// disconnects counts connections that ended before the run did
 	// (errors, timeouts, end-of-stream statuses), and failed attempts.
 	disconnects int
@@ -50,9 +49,10 @@ type playerResult struct {
 	lat         histogram     // publish-to-play latency of live frames
 }
 
-// newPlayer returns player id of stream st on edge.
-func newPlayer(id int, r *run, st *stream, edge string) *player {
-	p := &player{id: id, r: r, st: st, edge: edge}
+// newPlayer returns player id of stream st on the edge at index edgeIdx
+// of the configured edges.
+func newPlayer(id int, r *run, st *stream, edgeIdx int) *player {
+	p := &player{id: id, r: r, st: st, edge: r.cfg.edges[edgeIdx], edgeIdx: edgeIdx}
 	p.res.firstIdx, p.res.ttff = -1, -1
 	p.last.Store(-1)
 	return p
@@ -67,6 +67,10 @@ func (p *player) play(ctx context.Context) {
 		if attempt > 0 {
 			if !sleepOrDone(ctx, nil, retryDelay) {
 				return
+			}
+			if cfg := p.r.cfg; cfg.failover {
+				p.edgeIdx = (p.edgeIdx + 1) % len(cfg.edges)
+				p.edge = cfg.edges[p.edgeIdx]
 			}
 		}
 		err := p.session(ctx, begin)
@@ -188,9 +192,8 @@ func (p *player) read(ctx context.Context, c *rtmp.ClientConn, dl *deadliner, pl
 		if res.firstIdx < 0 {
 			res.firstIdx = idx
 			res.ttff = time.Duration(now - begin)
-		} else if gap := time.Duration(now) - res.lastRecv; gap > stallGap {
-			res.stalls++
-			res.stallTime += gap
+		} else {
+			res.stall(time.Duration(now), r.cfg.stallGap)
 		}
 		res.received++
 		res.lastRecv = time.Duration(now)
@@ -204,15 +207,25 @@ func (p *player) read(ctx context.Context, c *rtmp.ClientConn, dl *deadliner, pl
 }
 
 // finish completes the result once the run has ended at runEnd (run
-// clock): a player that received nothing for the last stallGap stalled.
+// clock): a player that received nothing for the last -stall-gap stalled.
 func (p *player) finish(runEnd time.Duration) {
 	res := &p.res
 	if res.firstIdx >= 0 {
-		if gap := runEnd - res.lastRecv; gap > stallGap {
-			res.stalls++
-			res.stallTime += gap
-		}
+		res.stall(runEnd, p.r.cfg.stallGap)
 	}
+}
+
+// stall records the time from the newest frame to now (run clock) as a
+// stall if it is longer than stallGap (-stall-gap).
+func (res *playerResult) stall(now, stallGap time.Duration) {
+	d := now - res.lastRecv
+	if d <= stallGap {
+		return
+	}
+	res.stalls++
+	res.stallTime += d
+	res.maxGap = max(res.maxGap, d)
+	res.gaps = addGap(res.gaps, gap{at: res.lastRecv, dur: d})
 }
 
 // expected returns the frames the player should have received: those of

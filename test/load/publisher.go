@@ -25,7 +25,10 @@ const (
 type stream struct {
 	name string
 	edge string
-	log  *sentLog
+	// edgeIdx is the index of edge in the configured edges (with
+	// -publish-to, that of the first edge, unused).
+	edgeIdx int
+	log     *sentLog
 	// window is the number of frames in the measurement window, set when
 	// the window closes.
 	window int64
@@ -39,6 +42,32 @@ type publisherResult struct {
 	maxLag      time.Duration
 	disconnects int
 	err         error // why the last connection failed, if it did
+	// outages are the times the stream was not published: from a lost
+	// connection (run clock) to the next successful publish, the first
+	// maxGaps of them.
+	outages []gap
+	outageN int
+	lostAt  time.Duration // run clock of the loss of the connection, -1 while publishing
+	longest time.Duration // longest outage
+}
+
+// gap is a stretch of the run clock without media: a player's stall, a
+// publisher's outage.
+type gap struct {
+	at  time.Duration // when it began (run clock)
+	dur time.Duration
+}
+
+// maxGaps caps the gaps kept per player or stream for the JSON summary;
+// counts and the longest are kept in full.
+const maxGaps = 16
+
+// addGap records g in list (up to maxGaps).
+func addGap(list []gap, g gap) []gap {
+	if len(list) < maxGaps {
+		list = append(list, g)
+	}
+	return list
 }
 
 // publisher sends the input file on one stream in real time, looping it
@@ -53,7 +82,6 @@ type publisher struct {
 func (p *publisher) publish(ctx context.Context, stop <-chan struct{}) {
 	r, st := p.r, p.st
 	res := &st.pub
-	url := fmt.Sprintf("rtmp://%s/%s/%s", st.edge, r.cfg.app, st.name)
 	var (
 		conn    *rtmp.ClientConn
 		start   time.Time // when timestamp 0 was due
@@ -62,6 +90,7 @@ func (p *publisher) publish(ctx context.Context, stop <-chan struct{}) {
 		timer   = time.NewTimer(time.Hour)
 	)
 	timer.Stop()
+	res.lostAt = -1
 	defer func() {
 		if readyCh != nil {
 			err := errors.Join(res.err, ctx.Err())
@@ -83,7 +112,7 @@ func (p *publisher) publish(ctx context.Context, stop <-chan struct{}) {
 		default:
 		}
 		if conn == nil {
-			c, err := p.connect(ctx, url)
+			c, err := p.connect(ctx, fmt.Sprintf("rtmp://%s/%s/%s", st.edge, r.cfg.app, st.name))
 			if err != nil {
 				res.err = err
 				if readyCh != nil {
@@ -92,12 +121,20 @@ func (p *publisher) publish(ctx context.Context, stop <-chan struct{}) {
 					return
 				}
 				res.disconnects++
+				p.markLost()
 				if !sleepOrDone(ctx, stop, retryDelay) {
 					return
 				}
 				continue
 			}
 			conn = c
+			if res.lostAt >= 0 {
+				o := gap{at: res.lostAt, dur: time.Duration(r.now()) - res.lostAt}
+				res.outages = addGap(res.outages, o)
+				res.outageN++
+				res.longest = max(res.longest, o.dur)
+				res.lostAt = -1
+			}
 			if start.IsZero() {
 				start = time.Now()
 			} else {
@@ -207,8 +244,22 @@ func (p *publisher) connect(ctx context.Context, url string) (*rtmp.ClientConn, 
 func (p *publisher) lost(c *rtmp.ClientConn, err error) *rtmp.ClientConn {
 	p.st.pub.err = err
 	p.st.pub.disconnects++
+	p.markLost()
 	c.Close()
 	return nil
+}
+
+// markLost notes when the stream stopped being published (once per
+// outage) and, with -failover, moves the publisher to the next edge.
+func (p *publisher) markLost() {
+	st, cfg := p.st, p.r.cfg
+	if st.pub.lostAt < 0 {
+		st.pub.lostAt = time.Duration(p.r.now())
+	}
+	if cfg.failover {
+		st.edgeIdx = (st.edgeIdx + 1) % len(cfg.edges)
+		st.edge = cfg.edges[st.edgeIdx]
+	}
 }
 
 // sendSetup sends the file's metadata and sequence headers with timestamp

@@ -22,7 +22,9 @@ type summary struct {
 	Version       int              `json:"version"`
 	Label         string           `json:"label,omitempty"`
 	StartedAt     string           `json:"started_at"`
+	StartedUnixMS int64            `json:"started_unix_ms"`
 	WallS         float64          `json:"wall_s"`
+	WindowEndMS   float64          `json:"window_end_ms"`
 	Config        configSummary    `json:"config"`
 	Input         inputSummary     `json:"input"`
 	Publish       publishSummary   `json:"publish"`
@@ -33,6 +35,32 @@ type summary struct {
 	Pass          bool             `json:"pass"`
 	FailReasons   []string         `json:"fail_reasons,omitempty"`
 	PlayerDetails []playerDetail   `json:"player_details,omitempty"`
+	StreamDetails []streamDetail   `json:"stream_details,omitempty"`
+}
+
+// gapSummary is a stretch without media: at_ms is when it began, in
+// milliseconds since the run started (started_unix_ms).
+type gapSummary struct {
+	AtMS float64 `json:"at_ms"`
+	MS   float64 `json:"ms"`
+}
+
+func gapsOf(list []gap) []gapSummary {
+	var out []gapSummary
+	for _, g := range list {
+		out = append(out, gapSummary{AtMS: ms(g.at), MS: ms(g.dur)})
+	}
+	return out
+}
+
+type streamDetail struct {
+	Name        string       `json:"name"`
+	Edge        string       `json:"edge"`
+	Disconnects int          `json:"disconnects"`
+	Outages     int          `json:"outages"`
+	MaxOutageMS float64      `json:"max_outage_ms"`
+	OutageList  []gapSummary `json:"outage_list,omitempty"`
+	LastError   string       `json:"last_error,omitempty"`
 }
 
 type configSummary struct {
@@ -46,6 +74,7 @@ type configSummary struct {
 	DurationS      float64  `json:"duration_s"`
 	RampS          float64  `json:"ramp_s"`
 	PlayerTimeoutS float64  `json:"player_timeout_s"`
+	Failover       bool     `json:"failover"`
 }
 
 type inputSummary struct {
@@ -68,6 +97,8 @@ type publishSummary struct {
 	LateTags    int64   `json:"late_tags"`
 	MaxLagMS    float64 `json:"max_lag_ms"`
 	Disconnects int     `json:"disconnects"`
+	Outages     int     `json:"outages"`
+	MaxOutageMS float64 `json:"max_outage_ms"`
 	LastError   string  `json:"last_error,omitempty"`
 }
 
@@ -84,6 +115,7 @@ type playSummary struct {
 	FramesCached      int64          `json:"frames_cached"`
 	Stalls            int            `json:"stalls"`
 	StallMS           float64        `json:"stall_ms"`
+	MaxGapMS          float64        `json:"max_gap_ms"`
 	Disconnects       int            `json:"disconnects"`
 	LastError         string         `json:"last_error,omitempty"`
 	BytesReceived     int64          `json:"bytes_received"`
@@ -134,7 +166,11 @@ type playerDetail struct {
 	FramesReceived int64          `json:"frames_received"`
 	Delivery       float64        `json:"delivery"`
 	Stalls         int            `json:"stalls"`
+	MaxGapMS       float64        `json:"max_gap_ms"`
+	Gaps           []gapSummary   `json:"gaps,omitempty"`
+	LastFrameMS    float64        `json:"last_frame_ms"`
 	Disconnects    int            `json:"disconnects"`
+	LastError      string         `json:"last_error,omitempty"`
 	TTFFMS         float64        `json:"ttff_ms"`
 	Latency        latencySummary `json:"latency_ms"`
 }
@@ -186,13 +222,13 @@ func writeText(w io.Writer, s *summary) {
 	fmt.Fprintf(w, "run        %d publisher(s), %d player(s) on %s, %v after a %v ramp (%.1f s wall)\n",
 		c.Publishers, c.Players, strings.Join(c.Edges, ","), seconds(c.DurationS), seconds(c.RampS), s.WallS)
 	p := s.Publish
-	fmt.Fprintf(w, "publish    %d frames, %.1f MB sent, %d late tags, max lag %.0f ms, %d disconnects%s\n",
-		p.FramesSent, float64(p.BytesSent)/1e6, p.LateTags, p.MaxLagMS, p.Disconnects, errSuffix(p.LastError))
+	fmt.Fprintf(w, "publish    %d frames, %.1f MB sent, %d late tags, max lag %.0f ms, %d disconnects, %d outages (longest %.0f ms)%s\n",
+		p.FramesSent, float64(p.BytesSent)/1e6, p.LateTags, p.MaxLagMS, p.Disconnects, p.Outages, p.MaxOutageMS, errSuffix(p.LastError))
 	pl := s.Play
 	fmt.Fprintf(w, "play       %d/%d players got media, %d disconnects%s\n", pl.PlayersWithMedia, pl.Players, pl.Disconnects, errSuffix(pl.LastError))
 	fmt.Fprintf(w, "frames     %d of %d delivered (%.3f%%, worst player %.3f%%), %d cached, %d duplicate, %d unmatched, %d corrupt\n",
 		pl.FramesReceived, pl.FramesExpected, 100*pl.Delivery, 100*pl.MinPlayerDelivery, pl.FramesCached, pl.FramesDuplicate, pl.FramesUnmatched, pl.FramesCorrupt)
-	fmt.Fprintf(w, "stalls     %d (%.1f s in total)\n", pl.Stalls, pl.StallMS/1000)
+	fmt.Fprintf(w, "stalls     %d (%.1f s in total, longest %.1f s)\n", pl.Stalls, pl.StallMS/1000, pl.MaxGapMS/1000)
 	fmt.Fprintf(w, "first frame p50 %.0f ms, p95 %.0f ms, max %.0f ms\n", pl.TTFF.P50MS, pl.TTFF.P95MS, pl.TTFF.MaxMS)
 	l := pl.Latency
 	fmt.Fprintf(w, "latency    p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms (%d samples)\n", l.P50MS, l.P95MS, l.P99MS, l.MaxMS, l.Samples)

@@ -24,6 +24,7 @@ type config struct {
 	ramp          time.Duration
 	playerTimeout time.Duration
 	drain         time.Duration
+	stallGap      time.Duration // the longest pause between video frames that is not a stall
 	minDelivery   float64
 	maxP99        time.Duration
 	serverPID     int
@@ -34,6 +35,10 @@ type config struct {
 	serverIdleRSS int64
 	label         string
 	perPlayer     bool
+	// failover moves a publisher or player that lost its connection to
+	// the next of edges, as a load balancer stops sending clients to an
+	// edge that is down.
+	failover bool
 }
 
 // validate reports every problem of c at once.
@@ -68,6 +73,9 @@ func (c *config) validate() error {
 	if c.playerTimeout <= 0 {
 		errs = append(errs, errors.New("-player-timeout must be positive"))
 	}
+	if c.stallGap <= 0 {
+		errs = append(errs, errors.New("-stall-gap must be positive"))
+	}
 	if c.drain < 0 {
 		errs = append(errs, errors.New("-drain must not be negative"))
 	}
@@ -76,6 +84,9 @@ func (c *config) validate() error {
 	}
 	if c.maxP99 <= 0 {
 		errs = append(errs, errors.New("-max-p99 must be positive"))
+	}
+	if c.failover && c.publishTo != "" {
+		errs = append(errs, errors.New("-failover moves publishers over -edges; it cannot be combined with -publish-to"))
 	}
 	return errors.Join(errs...)
 }
@@ -87,6 +98,8 @@ type run struct {
 	base    time.Time
 	streams []*stream
 	players []*player
+	// windowEnd is the run clock when the measurement window closed.
+	windowEnd time.Duration
 }
 
 // now returns the run clock: nanoseconds since the run began, monotonic.
@@ -120,14 +133,15 @@ func runLoad(ctx context.Context, cfg config, m *media, suffix string) (*summary
 	var pubWG sync.WaitGroup
 	ready := make(chan error, cfg.publishers)
 	for i := range cfg.publishers {
-		edge := cfg.edges[0]
-		switch {
-		case cfg.publishTo != "":
-			edge = cfg.publishTo
-		case cfg.publishEdges:
-			edge = cfg.edges[i%len(cfg.edges)]
+		edgeIdx := 0
+		if cfg.publishEdges {
+			edgeIdx = i % len(cfg.edges)
 		}
-		st := &stream{name: fmt.Sprintf("%s-%d%s", cfg.streamPrefix, i, suffix), edge: edge, log: newSentLog(logKeep)}
+		edge := cfg.edges[edgeIdx]
+		if cfg.publishTo != "" {
+			edge = cfg.publishTo
+		}
+		st := &stream{name: fmt.Sprintf("%s-%d%s", cfg.streamPrefix, i, suffix), edge: edge, edgeIdx: edgeIdx, log: newSentLog(logKeep)}
 		r.streams = append(r.streams, st)
 		p := &publisher{r: r, st: st, ready: ready}
 		pubWG.Go(func() { p.publish(ctx, stop) })
@@ -153,8 +167,7 @@ func runLoad(ctx context.Context, cfg config, m *media, suffix string) (*summary
 		// Player j plays stream j mod N from edge (j div N) mod E, so that
 		// each stream's players spread over every edge.
 		st := r.streams[j%len(r.streams)]
-		edge := cfg.edges[j/len(r.streams)%len(cfg.edges)]
-		r.players = append(r.players, newPlayer(j, r, st, edge))
+		r.players = append(r.players, newPlayer(j, r, st, j/len(r.streams)%len(cfg.edges)))
 	}
 	playWG.Go(func() {
 		for j, p := range r.players {
@@ -179,6 +192,7 @@ func runLoad(ctx context.Context, cfg config, m *media, suffix string) (*summary
 		st.window = st.log.closeWindow()
 	}
 	runEnd := time.Duration(r.now())
+	r.windowEnd = runEnd
 	r.awaitDelivery(ctx, cfg.drain)
 	stopPlayers()
 	playWG.Wait()
@@ -246,11 +260,13 @@ func (r *run) awaitDelivery(ctx context.Context, d time.Duration) {
 func (r *run) summarize(started time.Time, wall time.Duration) *summary {
 	cfg := r.cfg
 	s := &summary{
-		Tool:      toolName,
-		Version:   summaryVersion,
-		Label:     cfg.label,
-		StartedAt: started.UTC().Format(time.RFC3339),
-		WallS:     wall.Seconds(),
+		Tool:          toolName,
+		Version:       summaryVersion,
+		Label:         cfg.label,
+		StartedAt:     started.UTC().Format(time.RFC3339),
+		StartedUnixMS: started.UnixMilli(),
+		WallS:         wall.Seconds(),
+		WindowEndMS:   ms(r.windowEnd),
 		Config: configSummary{
 			Publishers:     cfg.publishers,
 			Players:        cfg.players,
@@ -262,6 +278,7 @@ func (r *run) summarize(started time.Time, wall time.Duration) *summary {
 			DurationS:      cfg.duration.Seconds(),
 			RampS:          cfg.ramp.Seconds(),
 			PlayerTimeoutS: cfg.playerTimeout.Seconds(),
+			Failover:       cfg.failover,
 		},
 		Input: inputSummary{
 			Path:               r.media.path,
@@ -285,9 +302,25 @@ func (r *run) summarize(started time.Time, wall time.Duration) *summary {
 		pub.BytesSent += st.pub.bytesSent
 		pub.LateTags += st.pub.late
 		pub.Disconnects += st.pub.disconnects
+		pub.Outages += st.pub.outageN
+		pub.MaxOutageMS = max(pub.MaxOutageMS, ms(st.pub.longest))
 		maxLag = max(maxLag, st.pub.maxLag)
 		if st.pub.err != nil && pub.LastError == "" {
 			pub.LastError = st.pub.err.Error()
+		}
+		if cfg.perPlayer {
+			d := streamDetail{
+				Name:        st.name,
+				Edge:        st.edge,
+				Disconnects: st.pub.disconnects,
+				Outages:     st.pub.outageN,
+				MaxOutageMS: ms(st.pub.longest),
+				OutageList:  gapsOf(st.pub.outages),
+			}
+			if st.pub.err != nil {
+				d.LastError = st.pub.err.Error()
+			}
+			s.StreamDetails = append(s.StreamDetails, d)
 		}
 	}
 	pub.MaxLagMS = ms(maxLag)
@@ -311,6 +344,7 @@ func (r *run) summarize(started time.Time, wall time.Duration) *summary {
 		play.BytesReceived += res.bytes
 		play.Stalls += res.stalls
 		play.StallMS += ms(res.stallTime)
+		play.MaxGapMS = max(play.MaxGapMS, ms(res.maxGap))
 		play.Disconnects += res.disconnects
 		if res.firstIdx >= 0 {
 			play.PlayersWithMedia++
@@ -323,7 +357,7 @@ func (r *run) summarize(started time.Time, wall time.Duration) *summary {
 		minDl = min(minDl, d)
 		lat.merge(&res.lat)
 		if cfg.perPlayer {
-			s.PlayerDetails = append(s.PlayerDetails, playerDetail{
+			pd := playerDetail{
 				ID:             p.id,
 				Stream:         p.st.name,
 				Edge:           p.edge,
@@ -331,10 +365,17 @@ func (r *run) summarize(started time.Time, wall time.Duration) *summary {
 				FramesReceived: res.received,
 				Delivery:       d,
 				Stalls:         res.stalls,
+				MaxGapMS:       ms(res.maxGap),
+				Gaps:           gapsOf(res.gaps),
+				LastFrameMS:    ms(res.lastRecv),
 				Disconnects:    res.disconnects,
 				TTFFMS:         ms(res.ttff),
 				Latency:        latencyOf(&res.lat),
-			})
+			}
+			if res.lastErr != nil {
+				pd.LastError = res.lastErr.Error()
+			}
+			s.PlayerDetails = append(s.PlayerDetails, pd)
 		}
 	}
 	if len(r.players) == 0 {
