@@ -131,6 +131,12 @@ type Cluster struct {
 	// leases it lost.
 	takeovers, leaseLosses atomic.Uint64
 
+	// lost is the session whose lease was lost and may still be alive in
+	// etcd: after an etcd outage longer than the TTL, etcd restores every
+	// lease with a fresh TTL, and the edge's registration under the old
+	// lease would refuse the new one until it expires. Only Run uses it.
+	lost *cluster.Session
+
 	// held are the claims made and not released, or lost with their
 	// lease, by session: what a lost lease fences.
 	heldMu sync.Mutex
@@ -233,6 +239,7 @@ func (c *Cluster) runSession(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	c.revokeLost(ctx)
 	runErr := make(chan error, 1)
 	go func() { runErr <- s.Run(context.WithoutCancel(ctx)) }()
 	if err := s.RegisterEdge(ctx, c.info()); err != nil {
@@ -255,6 +262,7 @@ func (c *Cluster) runSession(ctx context.Context) error {
 		case err := <-runErr:
 			if err != nil {
 				c.leaseLost(s, err)
+				c.lost = s
 			}
 			return err
 		case <-tick.C:
@@ -263,6 +271,29 @@ func (c *Cluster) runSession(ctx context.Context) error {
 			c.log.Warn("registry update failed", "err", err)
 		}
 	}
+}
+
+// revokeTimeout bounds the revocation of a lost lease.
+const revokeTimeout = 2 * time.Second
+
+// revokeLost revokes the lease of the session lost last, now that etcd
+// answers again (a new lease was just granted). The edge stopped acting for
+// that lease when it lost it, so nothing depends on it any more; revoking
+// it removes the old registration and claims at once instead of after
+// their TTL. A failure is logged and the lease left to expire.
+func (c *Cluster) revokeLost(ctx context.Context) {
+	old := c.lost
+	if old == nil {
+		return
+	}
+	c.lost = nil
+	rctx, cancel := context.WithTimeout(ctx, revokeTimeout)
+	defer cancel()
+	if err := old.Close(rctx); err != nil {
+		c.log.Warn("could not revoke the lost lease; it expires by itself", "lease", fmt.Sprintf("%x", int64(old.Lease())), "err", err)
+		return
+	}
+	c.log.Info("revoked the lost lease", "lease", fmt.Sprintf("%x", int64(old.Lease())))
 }
 
 // leaseLost records the loss of the lease of s: the counter, and a

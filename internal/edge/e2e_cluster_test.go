@@ -995,6 +995,50 @@ func TestClusterPartition(t *testing.T) {
 	}
 }
 
+// TestClusterRejoinAfterEtcdOutage stops etcd for longer than the lease
+// TTL and starts it again with its data. etcd restores every lease with a
+// fresh TTL, so the edge's registration under the lease it lost would keep
+// it out for another TTL: the edge revokes its lost lease once etcd answers
+// and is back at once, claiming under its new lease.
+func TestClusterRejoinAfterEtcdOutage(t *testing.T) {
+	ns := natstest.Start(t, natstest.Options{})
+	es := etcdtest.Start(t, etcdtest.Options{})
+	a := startClusterEdge(t, ns, es, "a", clusterOpts{}, nil)
+	oldLease := leaseOf(t, a)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	es.Stop()
+	awaitCond(t, clusterTTL+3*time.Second, "edge a unready without etcd", func() bool { return a.Ready() != nil })
+	time.Sleep(clusterTTL) // the outage lasts well past the TTL
+	es.Restart()
+	back := time.Now()
+	awaitCond(t, 10*time.Second, "edge a ready again", func() bool { return a.Ready() == nil })
+	rejoin := time.Since(back)
+	figure(t, "etcd_outage_rejoin_ms", rejoin.Milliseconds())
+	cli := es.Client(t)
+	ttl, err := cli.TimeToLive(ctx, oldLease)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ttl.TTL != -1 {
+		t.Errorf("the lost lease %x is still alive (TTL %d s) after edge a rejoined; want it revoked", oldLease, ttl.TTL)
+	}
+	if rejoin >= clusterTTL {
+		t.Errorf("edge a rejoined %v after etcd came back, want < the TTL %v (its old lease revoked, not waited out)", rejoin, clusterTTL)
+	}
+	newLease := leaseOf(t, a)
+	if newLease == oldLease {
+		t.Fatalf("edge a is ready under its old lease %x", oldLease)
+	}
+	p := publishOn(t, ctx, a.testEdge, "live", "after-outage")
+	enc := startLiveEncoder(t, p, 1)
+	defer enc.Stop()
+	if claim, ok := claimOf(t, cli, "live", "after-outage"); !ok || claim.Edge != "a" || claim.Lease != newLease {
+		t.Errorf("claim %+v (found %v), want edge a's under its new lease %x", claim, ok, newLease)
+	}
+}
+
 // TestClusterReconnectGrace checks the reject policy against an encoder
 // that reconnects to another edge after its network dropped (accepted: the
 // owner receives nothing) and against a second live encoder of the same

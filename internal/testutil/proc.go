@@ -140,6 +140,16 @@ func (p *Proc) Stop(timeout time.Duration) error {
 	}
 }
 
+// Kill kills the process and everything in its process group with SIGKILL
+// (kill -9: no chance to clean up) and waits until it has exited.
+func (p *Proc) Kill() {
+	_ = killGroup(p.pid)
+	<-p.done
+}
+
+// PID returns the process id.
+func (p *Proc) PID() int { return p.pid }
+
 // WaitStderr waits until the process log (its stdout and stderr) contains
 // substr. It returns an error if the process exits first or timeout passes.
 func (p *Proc) WaitStderr(substr string, timeout time.Duration) error {
