@@ -35,6 +35,7 @@ type playerResult struct {
 	unmatched int64 // frames whose timestamp the log does not know
 	corrupt   int64 // frames whose payload differs from what was sent
 	cached    int64 // frames sent before the player asked to play (a server's cache)
+	rebases   int64 // times the server moved the timeline within a connection
 	bytes     int64 // audio, video and data payload bytes
 	stalls    int
 	stallTime time.Duration
@@ -168,7 +169,7 @@ func (p *player) read(ctx context.Context, c *rtmp.ClientConn, dl *deadliner, pl
 			// finds the frame and the difference applies from then on.
 			if f, _, ok := log.find(m.Timestamp); ok && f.fp == fp {
 				offset, offsetSet = 0, true
-			} else if f, ok := log.findFingerprint(fp); ok {
+			} else if f, _, ok := log.findFingerprint(fp); ok {
 				offset, offsetSet = f.ts-m.Timestamp, true
 			} else {
 				res.unmatched++
@@ -176,6 +177,16 @@ func (p *player) read(ctx context.Context, c *rtmp.ClientConn, dl *deadliner, pl
 			}
 		}
 		f, idx, ok := log.find(m.Timestamp + offset)
+		if !ok || f.fp != fp {
+			// A server may move the timeline when the stream is
+			// published again, keeping each player's timestamps
+			// continuous across the new publish: find the frame by its
+			// payload and use the new offset from then on.
+			if g, gi, found := log.findFingerprint(fp); found && gi > p.last.Load() {
+				offset, f, idx, ok = g.ts-m.Timestamp, g, gi, true
+				res.rebases++
+			}
+		}
 		switch {
 		case !ok:
 			res.unmatched++

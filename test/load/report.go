@@ -113,6 +113,7 @@ type playSummary struct {
 	FramesUnmatched   int64          `json:"frames_unmatched"`
 	FramesCorrupt     int64          `json:"frames_corrupt"`
 	FramesCached      int64          `json:"frames_cached"`
+	TimelineRebases   int64          `json:"timeline_rebases"`
 	Stalls            int            `json:"stalls"`
 	StallMS           float64        `json:"stall_ms"`
 	MaxGapMS          float64        `json:"max_gap_ms"`

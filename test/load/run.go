@@ -341,6 +341,7 @@ func (r *run) summarize(started time.Time, wall time.Duration) *summary {
 		play.FramesUnmatched += res.unmatched
 		play.FramesCorrupt += res.corrupt
 		play.FramesCached += res.cached
+		play.TimelineRebases += res.rebases
 		play.BytesReceived += res.bytes
 		play.Stalls += res.stalls
 		play.StallMS += ms(res.stallTime)

@@ -89,17 +89,18 @@ func (l *sentLog) find(ts uint32) (sentFrame, int64, bool) {
 }
 
 // findFingerprint returns the most recent frame whose payload had
-// fingerprint fp. Players use it once per connection to learn how a server
-// that rewrites timestamps maps them.
-func (l *sentLog) findFingerprint(fp uint64) (sentFrame, bool) {
+// fingerprint fp, and its index. Players use it to learn how a server that
+// rewrites timestamps maps them: once per connection, and again when the
+// server moves a stream's timeline (a stream published again).
+func (l *sentLog) findFingerprint(fp uint64) (sentFrame, int64, bool) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	for i := len(l.frames) - 1; i >= 0; i-- {
 		if l.frames[i].fp == fp {
-			return l.frames[i], true
+			return l.frames[i], l.first + int64(i), true
 		}
 	}
-	return sentFrame{}, false
+	return sentFrame{}, 0, false
 }
 
 // fingerprint identifies a frame payload cheaply: its length and its first

@@ -42,11 +42,11 @@ func TestSentLogFindFingerprint(t *testing.T) {
 	l.add(sentFrame{ts: 0, fp: 7})
 	l.add(sentFrame{ts: 33, fp: 8})
 	l.add(sentFrame{ts: 66, fp: 7}) // a looped file repeats payloads
-	f, ok := l.findFingerprint(7)
+	f, _, ok := l.findFingerprint(7)
 	if !ok || f.ts != 66 {
 		t.Fatalf("findFingerprint(7) = %+v, %v; want the newest frame, ts 66", f, ok)
 	}
-	if _, ok := l.findFingerprint(9); ok {
+	if _, _, ok := l.findFingerprint(9); ok {
 		t.Fatal("findFingerprint(9) found a frame")
 	}
 }
