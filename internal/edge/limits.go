@@ -286,8 +286,11 @@ func (s *session) overBitrate(p *publication, id uint32) error {
 	p.span.SetStatus(codes.Error, err.Error())
 	s.conn.SendStatus(id, rtmp.LevelError, rtmp.CodePublishFailed,
 		"The publish bit rate is over this server's limit of "+limit+".")
-	s.fail(err)
-	return err
+	// The stream leaves the bus now; the connection closes once the
+	// status had time to arrive.
+	s.unpublish(id, false, err.Error(), err)
+	s.closeAfterStatus(err)
+	return nil
 }
 
 // newRateMeter returns the meter of a publication under the edge's

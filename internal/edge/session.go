@@ -50,9 +50,19 @@ type session struct {
 	// handler goroutine's.
 	authRefusals int
 
+	// closing is set once the session was ended with a final status
+	// (closeAfterStatus): every message that still arrives is ignored.
+	closing atomic.Bool
+
 	mu      sync.Mutex
 	endWith error // set by another goroutine to end the session with a reason
 }
+
+// closeLinger is how long a connection stays open after a final error
+// status, reading and discarding what the client still sends. Closing at
+// once, with the client's data unread, makes the kernel answer with a reset
+// that can destroy the status before the client reads it.
+const closeLinger = time.Second
 
 // publication is a stream published by the session.
 type publication struct {
@@ -220,8 +230,27 @@ func (s *session) fail(why error) {
 	s.conn.Close()
 }
 
+// closeAfterStatus ends the session with why once the status just sent
+// had time to reach the client: messages arriving meanwhile are ignored,
+// and the connection is closed after closeLinger. Any goroutine may call
+// it.
+func (s *session) closeAfterStatus(why error) {
+	s.mu.Lock()
+	if s.endWith == nil {
+		s.endWith = why
+	}
+	s.mu.Unlock()
+	if s.closing.Swap(true) {
+		return
+	}
+	time.AfterFunc(closeLinger, func() { s.conn.Close() })
+}
+
 // handle acts on one message of the connection.
 func (s *session) handle(ctx context.Context, m *rtmp.Message) error {
+	if s.closing.Load() {
+		return nil // a final status was sent; the connection closes soon
+	}
 	switch m.Kind {
 	case rtmp.KindPublish:
 		return s.publish(ctx, m.Publish)
@@ -414,7 +443,7 @@ func (s *session) publish(ctx context.Context, req *rtmp.PublishRequest) error {
 			log.Warn("stream ownership lost, closing the publisher", "epoch", claim.Epoch(), "reason", why.Error())
 			code, desc := lostStatus(why)
 			s.conn.SendStatus(req.StreamID, rtmp.LevelError, code, desc)
-			s.fail(fmt.Errorf("%w: %w", errClaimLost, why))
+			s.closeAfterStatus(fmt.Errorf("%w: %w", errClaimLost, why))
 		}
 	}()
 	s.pubs[req.StreamID] = p
