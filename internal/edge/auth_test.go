@@ -91,20 +91,11 @@ func recordSubjects(t *testing.T, ns *natstest.Server) *subjectLog {
 	t.Helper()
 	l := &subjectLog{subjects: map[string]int{}}
 	nc := ns.Connect(t)
-	sub, err := nc.Subscribe(">", func(m *nats.Msg) {
+	natstest.Subscribe(t, nc, ">", func(m *nats.Msg) {
 		l.mu.Lock()
 		l.subjects[m.Subject]++
 		l.mu.Unlock()
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sub.SetPendingLimits(-1, -1); err != nil {
-		t.Fatal(err)
-	}
-	if err := nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
 	return l
 }
 

@@ -354,16 +354,7 @@ func watchEpochs(t testing.TB, ns *natstest.Server, app, name string, marker []b
 	t.Helper()
 	w := &epochWatch{marker: marker, last: make(map[uint64]time.Time), maxSeq: make(map[uint64]uint64)}
 	nc := ns.Connect(t)
-	sub, err := nc.Subscribe(bus.StreamSubject("", app, name, bus.KindMedia), w.onMsg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sub.SetPendingLimits(-1, -1); err != nil {
-		t.Fatal(err)
-	}
-	if err := nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	natstest.Subscribe(t, nc, bus.StreamSubject("", app, name, bus.KindMedia), w.onMsg)
 	return w
 }
 

@@ -198,16 +198,7 @@ func watchBus(t testing.TB, ns *natstest.Server, app, name string, withInit bool
 		// the order the server sent them.
 		kind = "*"
 	}
-	sub, err := nc.Subscribe(bus.StreamSubject("", app, name, kind), w.onMsg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sub.SetPendingLimits(-1, -1); err != nil {
-		t.Fatal(err)
-	}
-	if err := nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	natstest.Subscribe(t, nc, bus.StreamSubject("", app, name, kind), w.onMsg)
 	return w
 }
 

@@ -330,16 +330,7 @@ func watchBus(t *testing.T, ns *natstest.Server) *busWatch {
 	t.Helper()
 	w := &busWatch{streams: make(map[string]*streamWatch)}
 	nc := ns.Connect(t, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
-	sub, err := nc.Subscribe(bus.AppWildcard("", app, bus.KindMedia), w.onMsg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sub.SetPendingLimits(-1, -1); err != nil {
-		t.Fatal(err)
-	}
-	if err := nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	natstest.Subscribe(t, nc, bus.AppWildcard("", app, bus.KindMedia), w.onMsg)
 	return w
 }
 
@@ -508,6 +499,35 @@ func durationText(ms float64, zero string) string {
 	return fmt.Sprintf("%.1f s", ms/1000)
 }
 
+// outage stops a component, waits d and starts it again, and returns when
+// the fault began and when it ended (the component serving again).
+func outage(stop func(), d time.Duration, start func()) (began, ended time.Time) {
+	began = time.Now()
+	stop()
+	time.Sleep(d)
+	start()
+	return began, time.Now()
+}
+
+// conclude waits for the load run, checks the cluster and the run against
+// the fault (injected at faultAt, repaired at faultEnd, its effects over
+// within bound) and returns the summary and the figures, not yet reported.
+func (c *cluster) conclude(t *testing.T, l *loadRun, name string, faultAt, faultEnd time.Time, bound time.Duration) (*summary, outcome) {
+	t.Helper()
+	s := l.result(t, 60*time.Second)
+	epochs := c.finish(t)
+	return s, evaluate(t, name, s, epochs, faultAt, faultEnd, bound)
+}
+
+// republishedOnce fails the test unless exactly one stream was published
+// again after the fault.
+func republishedOnce(t *testing.T, o outcome, whose string) {
+	t.Helper()
+	if o.pubOutages < 1 || o.newEpochs != 1 {
+		t.Errorf("%d publisher outages, %d new publishes; want the %s stream published again once", o.pubOutages, o.newEpochs, whose)
+	}
+}
+
 // finish checks the state of the cluster after a fault: every edge ready,
 // every stream on the bus from a single publish, nothing stale.
 func (c *cluster) finish(t *testing.T) map[string]int {
@@ -536,15 +556,11 @@ func TestEdgeKilled(t *testing.T) {
 	restarted := time.Now()
 	victim.start(t)
 	readyAfter := time.Since(restarted)
-	s := l.result(t, 60*time.Second)
-	epochs := c.finish(t)
-	o := evaluate(t, "edge_killed", s, epochs, faultAt, faultEnd, leaseTTL+5*time.Second)
+	_, o := c.conclude(t, l, "edge_killed", faultAt, faultEnd, leaseTTL+5*time.Second)
 	o.edgeReadyMS = float64(readyAfter.Milliseconds())
 	report(t, o)
 	// The killed edge's stream was published again elsewhere, once.
-	if o.pubOutages < 1 || o.newEpochs != 1 {
-		t.Errorf("%d publisher outages, %d new publishes; want the killed edge's stream published again once", o.pubOutages, o.newEpochs)
-	}
+	republishedOnce(t, o, "killed edge's")
 	if o.reconnected < numPlayers/numEdges {
 		t.Errorf("%d players reconnected, want at least the killed edge's %d", o.reconnected, numPlayers/numEdges)
 	}
@@ -556,14 +572,8 @@ func TestEdgeKilled(t *testing.T) {
 func TestNATSRestart(t *testing.T) {
 	c := startCluster(t)
 	l := c.startLoad(t, 20*time.Second)
-	faultAt := time.Now()
-	c.ns.Shutdown()
-	time.Sleep(2 * time.Second)
-	c.ns.Restart()
-	faultEnd := time.Now()
-	s := l.result(t, 60*time.Second)
-	epochs := c.finish(t)
-	o := evaluate(t, "nats_restart", s, epochs, faultAt, faultEnd, 10*time.Second)
+	faultAt, faultEnd := outage(c.ns.Shutdown, 2*time.Second, c.ns.Restart)
+	_, o := c.conclude(t, l, "nats_restart", faultAt, faultEnd, 10*time.Second)
 	report(t, o)
 	if o.pubOutages != 0 || o.newEpochs != 0 {
 		t.Errorf("%d publisher outages, %d new publishes; want the publishes to survive a NATS restart", o.pubOutages, o.newEpochs)
@@ -575,14 +585,8 @@ func TestNATSRestart(t *testing.T) {
 func TestEtcdRestart(t *testing.T) {
 	c := startCluster(t)
 	l := c.startLoad(t, 20*time.Second)
-	faultAt := time.Now()
-	c.es.Stop()
-	time.Sleep(1500 * time.Millisecond)
-	c.es.Restart()
-	faultEnd := time.Now()
-	s := l.result(t, 60*time.Second)
-	epochs := c.finish(t)
-	o := evaluate(t, "etcd_restart", s, epochs, faultAt, faultEnd, leaseTTL+5*time.Second)
+	faultAt, faultEnd := outage(c.es.Stop, 1500*time.Millisecond, c.es.Restart)
+	_, o := c.conclude(t, l, "etcd_restart", faultAt, faultEnd, leaseTTL+5*time.Second)
 	report(t, o)
 }
 
@@ -594,14 +598,8 @@ func TestEtcdRestart(t *testing.T) {
 func TestEtcdOutageLongerThanLease(t *testing.T) {
 	c := startCluster(t)
 	l := c.startLoad(t, 32*time.Second)
-	faultAt := time.Now()
-	c.es.Stop()
-	time.Sleep(8 * time.Second)
-	c.es.Restart()
-	faultEnd := time.Now()
-	s := l.result(t, 60*time.Second)
-	epochs := c.finish(t)
-	o := evaluate(t, "etcd_outage_8s", s, epochs, faultAt, faultEnd, 8*time.Second+leaseTTL+5*time.Second)
+	faultAt, faultEnd := outage(c.es.Stop, 8*time.Second, c.es.Restart)
+	s, o := c.conclude(t, l, "etcd_outage_8s", faultAt, faultEnd, 8*time.Second+leaseTTL+5*time.Second)
 	// Once etcd answers, every stream is published again well within the
 	// TTL: the edges revoke their lost leases instead of waiting them out
 	// (about 0.5 s on a quiet machine).
@@ -642,14 +640,10 @@ func TestEdgePartitionedFromEtcd(t *testing.T) {
 		t.Error(err)
 	}
 	readyAfter := time.Since(healed)
-	s := l.result(t, 60*time.Second)
-	epochs := c.finish(t)
-	o := evaluate(t, "etcd_partition", s, epochs, faultAt, faultEnd, leaseTTL+6*time.Second)
+	_, o := c.conclude(t, l, "etcd_partition", faultAt, faultEnd, leaseTTL+6*time.Second)
 	o.edgeReadyMS = float64(readyAfter.Milliseconds())
 	report(t, o)
-	if o.pubOutages < 1 || o.newEpochs != 1 {
-		t.Errorf("%d publisher outages, %d new publishes; want the partitioned edge's stream published again once", o.pubOutages, o.newEpochs)
-	}
+	republishedOnce(t, o, "partitioned edge's")
 	if lost := victim.metric("tributary_edge_lease_losses_total", ""); lost < 1 {
 		t.Errorf("tributary_edge_lease_losses_total on %s = %v, want the lease loss counted", victim.id, lost)
 	}

@@ -167,6 +167,25 @@ func (s *Server) Restart() {
 	}
 }
 
+// Subscribe subscribes cb to subject on nc with no limit on pending
+// messages (a test observer must not miss any because it is slow), and
+// returns once the server has the subscription. The test fails if it
+// cannot subscribe.
+func Subscribe(tb testing.TB, nc *nats.Conn, subject string, cb nats.MsgHandler) *nats.Subscription {
+	tb.Helper()
+	sub, err := nc.Subscribe(subject, cb)
+	if err != nil {
+		tb.Fatalf("natstest: subscribe to %s: %v", subject, err)
+	}
+	if err := sub.SetPendingLimits(-1, -1); err != nil {
+		tb.Fatalf("natstest: pending limits of %s: %v", subject, err)
+	}
+	if err := nc.Flush(); err != nil {
+		tb.Fatalf("natstest: flush after subscribing to %s: %v", subject, err)
+	}
+	return sub
+}
+
 // childEnv is set in the environment of a server process started by
 // StartProcess.
 const childEnv = "NATSTEST_CHILD_SERVER"
