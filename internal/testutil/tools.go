@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"testing"
@@ -22,4 +23,19 @@ func RequireTool(tb testing.TB, name string) string {
 	}
 	tb.Skipf("%s not installed; run `make deps` (or `make test`) to install it", name)
 	return ""
+}
+
+// MainWithTempDir is the body of a TestMain whose package builds programs
+// for its tests: it creates a temporary directory named after prefix,
+// stores its path in *dir, runs the tests and removes the directory. It
+// returns the exit code for os.Exit.
+func MainWithTempDir(m *testing.M, prefix string, dir *string) int {
+	d, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	*dir = d
+	defer os.RemoveAll(d)
+	return m.Run()
 }

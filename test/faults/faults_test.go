@@ -46,6 +46,13 @@ const (
 	maxNoiseGap = 3000
 )
 
+// binDir holds the programs the tests build; TestMain removes it.
+var binDir string
+
+func TestMain(m *testing.M) {
+	os.Exit(testutil.MainWithTempDir(m, "tributary-faults-", &binDir))
+}
+
 // binaries are the paths of the edge and load tool programs, built once
 // per test binary.
 var binaries = sync.OnceValues(func() ([2]string, error) {
@@ -54,10 +61,7 @@ var binaries = sync.OnceValues(func() ([2]string, error) {
 	if err != nil {
 		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
-	dir, err := os.MkdirTemp("", "tributary-faults-")
-	if err != nil {
-		return out, err
-	}
+	dir := binDir
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..")
 	for i, pkg := range []string{"./cmd/edge", "./test/load"} {
@@ -239,7 +243,10 @@ func (c *cluster) startLoad(t *testing.T, duration time.Duration) *loadRun {
 	deadline := time.Now().Add(30 * time.Second)
 	for c.players() < numPlayers {
 		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d players connected after 30 s; load tool:\n%s", c.players(), numPlayers, l.stderr.String())
+			n := c.players()
+			l.cmd.Process.Kill()
+			<-l.done // its output is complete
+			t.Fatalf("only %d of %d players connected after 30 s; load tool:\n%s", n, numPlayers, l.stderr.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

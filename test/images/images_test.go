@@ -18,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tributary-media/tributary/internal/testutil"
 )
 
 // The images' contract: targets, entrypoints and the packages behind them.
@@ -42,15 +44,7 @@ const testVersion = "images-test-version"
 var binDir string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "tributary-images-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testutil.MainWithTempDir(m, "tributary-images-", &binDir))
 }
 
 // repoRoot returns the repository's root directory (the main module's).

@@ -29,17 +29,20 @@ func moduleRoot(t *testing.T) string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
+// binDir holds the programs the tests build; TestMain removes it.
+var binDir string
+
+func TestMain(m *testing.M) {
+	os.Exit(testutil.MainWithTempDir(m, "load-test-", &binDir))
+}
+
 // exampleServer is the path of the examples/server binary, built once.
 var exampleServer = sync.OnceValues(func() (string, error) {
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
-	dir, err := os.MkdirTemp("", "load-test-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "server")
+	bin := filepath.Join(binDir, "server")
 	_, file, _, _ := runtime.Caller(0)
 	build := exec.Command(goTool, "build", "-o", bin, "./examples/server")
 	build.Dir = filepath.Join(filepath.Dir(file), "..", "..")
