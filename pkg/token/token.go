@@ -64,8 +64,8 @@ var (
 	// ErrMissing means the query has no exp or no sig parameter.
 	ErrMissing = errors.New("token: missing (want exp and sig parameters)")
 	// ErrMalformed means exp is not a decimal integer from 1 to the end of
-	// the year 9999, sig is not base64url of 32 bytes, or a parameter is
-	// given twice.
+	// the year 9999, sig is not the canonical unpadded base64url of 32
+	// bytes (trailing "=" aside), or a parameter is given twice.
 	ErrMalformed = errors.New("token: malformed")
 	// ErrSignature means no secret gives the signature: the token was
 	// signed with another secret, or for another action, application,
@@ -147,8 +147,12 @@ func (v Verifier) Verify(q url.Values, action, app, stream string, now time.Time
 	if err != nil || exp <= 0 || exp > maxExp || exps[0][0] == '+' {
 		return ErrMalformed
 	}
-	sig, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(sigs[0], "="))
-	if err != nil || len(sig) != sha256.Size {
+	// A signature has one spelling: the strict decoder refuses non-zero
+	// trailing bits, and line breaks, which every base64 decoder skips,
+	// are refused here (padding may be left on).
+	enc := strings.TrimRight(sigs[0], "=")
+	sig, err := base64.RawURLEncoding.Strict().DecodeString(enc)
+	if err != nil || len(sig) != sha256.Size || strings.ContainsAny(enc, "\r\n") {
 		return ErrMalformed
 	}
 	match := 0

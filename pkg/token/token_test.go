@@ -50,6 +50,12 @@ func TestVerify(t *testing.T) {
 	exp := now.Add(time.Hour)
 	good := token.Query(secret, token.Publish, "live", "match-42", exp)
 	v := token.Verifier{Secrets: [][]byte{secret}, Skew: 30 * time.Second}
+	// The same signature spelt otherwise: a line break inside (base64
+	// decoders skip it), non-zero unused bits in the last character.
+	sig := token.Sign(secret, token.Publish, "live", "match-42", exp.Unix())
+	expParam := "exp=" + strconv.FormatInt(exp.Unix(), 10)
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	looseSig := sig[:len(sig)-1] + string(alphabet[strings.IndexByte(alphabet, sig[len(sig)-1])|1])
 	cases := []struct {
 		name                string
 		v                   token.Verifier
@@ -81,6 +87,10 @@ func TestVerify(t *testing.T) {
 		{name: "sig-short", v: v, q: "exp=1767229200&sig=abcd", at: now, want: token.ErrMalformed},
 		{name: "sig-not-base64url", v: v, q: "exp=1767229200&sig=" + strings.Repeat("*", 43), at: now, want: token.ErrMalformed},
 		{name: "params-twice", v: v, q: good + "&" + good, at: now, want: token.ErrMalformed},
+		{name: "sig-padded", v: v, q: expParam + "&sig=" + sig + "=", at: now},
+		{name: "sig-line-break", v: v, q: expParam + "&sig=" + sig[:20] + "%0D" + sig[20:], at: now, want: token.ErrMalformed},
+		{name: "sig-newline-end", v: v, q: expParam + "&sig=" + sig + "%0A", at: now, want: token.ErrMalformed},
+		{name: "sig-trailing-bits", v: v, q: expParam + "&sig=" + looseSig, at: now, want: token.ErrMalformed},
 		{name: "padded-sig", v: v, q: good + "%3D", at: now},
 	}
 	for _, c := range cases {
