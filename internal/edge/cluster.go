@@ -619,9 +619,19 @@ func (cc *clusterClaim) LostReason() error {
 	return fmt.Errorf("%w: %w", ErrOwnershipLost, why)
 }
 
+// releaseTimeout bounds the deletion of a released claim. etcd may be
+// unreachable when a publisher leaves (the etcd client retries for as long
+// as the context lasts); the session, and the edge's shutdown, must not
+// wait for it. A claim left behind names a stream nobody publishes: the
+// next publisher takes it over after the silence window, as after a
+// crash, and it goes with the edge's lease.
+const releaseTimeout = 2 * time.Second
+
 // Release gives the stream up, traced as cluster.release (a child of the
-// span in ctx, the publish's).
+// span in ctx, the publish's), waiting at most releaseTimeout for etcd.
 func (cc *clusterClaim) Release(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, releaseTimeout)
+	defer cancel()
 	cc.once.Do(func() { close(cc.done) })
 	ctx, span := cc.c.tr.Start(ctx, spanRelease, trace.WithAttributes(keyStream.String(cc.key.String()),
 		epochAttr(keyEpoch, cc.cl.Epoch())))

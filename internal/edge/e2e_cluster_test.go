@@ -1404,3 +1404,33 @@ func TestClusterDrainRequest(t *testing.T) {
 		t.Errorf("OnDrain of edge a ran %d times, want 0: it was not asked", n)
 	}
 }
+
+// TestUnpublishWithEtcdDown checks that a publisher leaving while etcd is
+// unreachable ends its session within the release timeout (the claim's
+// deletion would otherwise wait for etcd forever), and that the edge still
+// shuts down promptly.
+func TestUnpublishWithEtcdDown(t *testing.T) {
+	ns := natstest.Start(t, natstest.Options{})
+	es := etcdtest.Start(t, etcdtest.Options{})
+	a := startClusterEdge(t, ns, es, "a", clusterOpts{}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	p := publishOn(t, ctx, a.testEdge, "live", "etcd-down")
+	enc := startLiveEncoder(t, p, 1)
+	awaitCond(t, 5*time.Second, "the publisher counted", func() bool { return a.Stats().Publishers == 1 })
+
+	es.Stop()
+	enc.Stop()
+	p.Close()
+	left := time.Now()
+	awaitCond(t, releaseTimeout+3*time.Second, "the publisher's session ended", func() bool {
+		st := a.Stats()
+		return st.Publishers == 0 && st.Sessions == 0
+	})
+	figure(t, "unpublish_etcd_down_ms", time.Since(left).Milliseconds())
+	stopped := time.Now()
+	a.Stop()
+	if d := time.Since(stopped); d > 5*time.Second {
+		t.Errorf("the edge took %v to shut down with etcd down", d)
+	}
+}

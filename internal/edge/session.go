@@ -510,7 +510,9 @@ func (s *session) unpublish(id uint32, clean bool, why string, cause error) {
 	if err != nil && !errors.Is(err, bus.ErrClosed) {
 		p.log.Warn("the end of the stream did not reach the bus", "err", err)
 	}
-	p.claim.Release(trace.ContextWithSpan(context.Background(), p.span))
+	if err := p.claim.Release(trace.ContextWithSpan(context.Background(), p.span)); err != nil {
+		p.log.Warn("stream ownership not released in etcd; the next publisher takes it over after the silence window", "err", err)
+	}
 	s.e.counter.publishers.Add(-1)
 	s.e.lim.releasePublisher()
 	st := p.bp.Stats()
