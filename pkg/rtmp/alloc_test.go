@@ -109,3 +109,83 @@ func TestAllocsClientWriteMedia(t *testing.T) {
 		t.Errorf("ClientConn.WriteVideo/WriteAudio: %v allocations, want 0", n)
 	}
 }
+
+// TestCork checks that corked media stays in the write buffer until
+// Uncork, or until the buffer fills, or another write flushes it; and that
+// corked writes allocate nothing either.
+func TestCork(t *testing.T) {
+	c, sc := publishingServerConn(t, nil)
+	defer c.Close()
+	video, audio := videoFrame(1, false, 3000), audioFrame(1)
+	before := sc.written.Load()
+	if err := c.WriteVideo(1, 0, video); err != nil {
+		t.Fatal(err)
+	}
+	if sc.written.Load() == before {
+		t.Fatal("an uncorked video message was not flushed")
+	}
+	c.Cork()
+	before = sc.written.Load()
+	for ts := uint32(40); ts <= 160; ts += 40 {
+		if err := c.WriteVideo(1, ts, video); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.WriteAudio(1, ts, audio); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := sc.written.Load(); got != before {
+		t.Fatalf("%d bytes written while corked, want none before Uncork", got-before)
+	}
+	if err := c.Uncork(); err != nil {
+		t.Fatal(err)
+	}
+	if got := sc.written.Load() - before; got < int64(4*(len(video)+len(audio))) {
+		t.Fatalf("Uncork wrote %d bytes, want the 4 video and 4 audio messages", got)
+	}
+	// A command flushes corked media; a full buffer is written out.
+	c.Cork()
+	before = sc.written.Load()
+	if err := c.WriteVideo(1, 200, video); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SendStatus(1, rtmp.LevelStatus, rtmp.CodePlayPublishNotify, "x"); err != nil {
+		t.Fatal(err)
+	}
+	if got := sc.written.Load() - before; got < int64(len(video)) {
+		t.Fatalf("a status message while corked wrote %d bytes, want the corked video too", got)
+	}
+	before = sc.written.Load()
+	big := videoFrame(2, false, 40<<10)
+	ts := uint32(240)
+	for range 2 {
+		ts += 40
+		if err := c.WriteVideo(1, ts, big); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sc.written.Load() == before {
+		t.Fatal("80 KiB of corked video stayed in the write buffer")
+	}
+	write := func() {
+		ts += 40
+		if err := c.WriteVideo(1, ts, video); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.WriteAudio(1, ts, audio); err != nil {
+			t.Fatal(err)
+		}
+		if ts%400 == 0 {
+			if err := c.Uncork(); err != nil {
+				t.Fatal(err)
+			}
+			c.Cork()
+		}
+	}
+	if n := testing.AllocsPerRun(1000, write); n != 0 {
+		t.Errorf("corked WriteVideo/WriteAudio: %v allocations, want 0", n)
+	}
+	if err := c.Uncork(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -62,6 +62,7 @@ type core struct {
 	pongMsg message.UserControl
 	werr    error
 	peerBW  message.PeerBandwidth
+	corked  bool // media writes stay in the write buffer until uncork
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -319,17 +320,35 @@ func (c *core) flushLocked() error {
 	return nil
 }
 
-// writeMedia writes one message and flushes it. The allocation-free path
-// for audio, video and data.
+// writeMedia writes one message and flushes it unless the conn is corked.
+// The allocation-free path for audio, video and data.
 func (c *core) writeMedia(typ uint8, csid, streamID, ts uint32, payload []byte) error {
 	c.wmu.Lock()
 	m := chunk.Message{CSID: csid, Timestamp: ts, Type: typ, StreamID: streamID, Payload: payload}
 	err := c.writeRawLocked(&m)
-	if err == nil {
+	if err == nil && !c.corked {
 		err = c.flushLocked()
 	}
 	c.wmu.Unlock()
 	return err
+}
+
+// cork makes media writes stay in the write buffer until uncork.
+func (c *core) cork() {
+	c.wmu.Lock()
+	c.corked = true
+	c.wmu.Unlock()
+}
+
+// uncork ends cork and flushes what is buffered.
+func (c *core) uncork() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.corked = false
+	if c.werr != nil {
+		return c.werr
+	}
+	return c.flushLocked()
 }
 
 // writeMessage writes m as given (csid 0 picks the conventional one).
