@@ -199,7 +199,10 @@ type connSink struct {
 	streamID uint32
 }
 
+// WriteFrame writes f into the connection's buffer; Flush sends what
+// was buffered (the hub writes everything queued, then flushes once).
 func (k *connSink) WriteFrame(f *fanout.Frame) error {
+	k.s.conn.Cork()
 	switch f.Type {
 	case flv.TagAudio:
 		return k.s.conn.WriteAudio(k.streamID, f.Timestamp, f.Payload)
@@ -209,6 +212,8 @@ func (k *connSink) WriteFrame(f *fanout.Frame) error {
 		return k.s.conn.WriteData(k.streamID, f.Timestamp, f.Payload)
 	}
 }
+
+func (k *connSink) Flush() error { return k.s.conn.Uncork() }
 
 func (k *connSink) Notify(ev fanout.Event) error {
 	switch ev {

@@ -98,6 +98,10 @@ type Edge struct {
 	// PlayerMaxLag is how long a player may stay continuously behind
 	// before it is disconnected.
 	PlayerMaxLag time.Duration
+	// AudioHold: audio arriving within this long after a video frame
+	// leaves with the next video frame, in one socket write per player;
+	// 0 writes every frame at once.
+	AudioHold time.Duration
 	// MaxConns caps the RTMP and RTMPS connections of the edge together;
 	// 0 means unlimited.
 	MaxConns int
@@ -159,6 +163,7 @@ func DefaultEdge() Edge {
 		GOPCache:         8 * MiB,
 		PlayerQueue:      16 * MiB,
 		PlayerMaxLag:     10 * time.Second,
+		AudioHold:        50 * time.Millisecond,
 		MaxConns:         10000,
 		MaxPublishers:    1000,
 		// A 4K60 encode is at most some 60 Mbit/s.
@@ -216,6 +221,8 @@ func (e *Edge) fields() *fieldSet {
 		"per-player queue cap before the player drops to the next keyframe; at least 64KiB")
 	fs.duration(&e.PlayerMaxLag, "player-max-lag", "player_max_lag",
 		"a player continuously behind for this long is disconnected")
+	fs.duration(&e.AudioHold, "audio-hold", "audio_hold",
+		"audio arriving within this long after a video frame waits for the next video frame and leaves with it, in one socket write per player (half the writes at 30 fps); 0 sends every frame at once; at most 1s")
 	fs.integer(&e.MaxConns, "max-conns", "max_conns",
 		"maximum RTMP and RTMPS connections in total; more are closed at accept (0 = unlimited)")
 	fs.integer(&e.MaxConnsPerIP, "max-conns-per-ip", "max_conns_per_ip",
@@ -355,6 +362,9 @@ func (e Edge) Validate() error {
 	}
 	if e.PlayerMaxLag <= 0 {
 		p.addf("player-max-lag", "%s: must be greater than 0", e.PlayerMaxLag)
+	}
+	if e.AudioHold < 0 || e.AudioHold > time.Second {
+		p.addf("audio-hold", "%s: must be between 0 and 1s", e.AudioHold)
 	}
 	if e.MaxConns < 0 {
 		p.addf("max-conns", "%d: must be 0 (unlimited) or more", e.MaxConns)

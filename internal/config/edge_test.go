@@ -23,7 +23,7 @@ func TestDefaultEdge(t *testing.T) {
 		ID: e.ID, RTMPAddr: ":1935", HTTPAddr: ":8080", EmbeddedNATSAddr: "127.0.0.1:4222",
 		BusPrefix: "tributary", EmbeddedEtcdAddr: "127.0.0.1:2379", ControllerAddr: ":8081", LeaseTTL: 5 * time.Second, PublishPolicy: "reject",
 		ReconnectGrace: 10 * time.Second, GOPCache: 8 * MiB, PlayerQueue: 16 * MiB,
-		PlayerMaxLag: 10 * time.Second, DrainTimeout: 30 * time.Second, LogLevel: "info", LogFormat: "text",
+		PlayerMaxLag: 10 * time.Second, AudioHold: 50 * time.Millisecond, DrainTimeout: 30 * time.Second, LogLevel: "info", LogFormat: "text",
 		MaxConns: 10000, MaxPublishers: 1000, MaxPublishBitrate: 100 * Mbps,
 		HandshakeTimeout: 10 * time.Second, ConnectTimeout: 10 * time.Second, IdleTimeout: time.Minute,
 	}
@@ -348,7 +348,7 @@ func TestEdgeUsage(t *testing.T) {
 	lines := strings.Split(strings.TrimSuffix(md, "\n"), "\n")
 	e := DefaultEdge()
 	settings := e.fields().settings
-	if len(settings) != 49 || len(lines) != 2+len(settings) {
+	if len(settings) != 50 || len(lines) != 2+len(settings) {
 		t.Fatalf("%d settings, %d lines:\n%s", len(settings), len(lines), md)
 	}
 	if lines[0] != "| flag | env | yaml | default | meaning |" {

@@ -76,6 +76,10 @@ type Config struct {
 	// PlayerMaxLag disconnects a player continuously behind for this
 	// long; 0 means fanout.DefaultPlayerMaxLag.
 	PlayerMaxLag time.Duration
+	// AudioHold lets audio wait for the next video frame, to leave with it
+	// in one write per player (see fanout.Config.AudioHold); 0 means
+	// fanout.DefaultAudioHold, negative disables it.
+	AudioHold time.Duration
 	// MaxConns caps the RTMP connections served at once, by every Serve
 	// call together; 0 means no limit. Connections over it, or over
 	// MaxConnsPerIP, are closed right after accept.
@@ -271,6 +275,7 @@ func New(cfg Config) (*Edge, error) {
 			GOPCacheBytes:    cfg.InitCacheBytes,
 			PlayerQueueBytes: cfg.PlayerQueueBytes,
 			PlayerMaxLag:     cfg.PlayerMaxLag,
+			AudioHold:        cfg.AudioHold,
 			Logger:           cfg.Logger,
 			Now:              cfg.Now,
 		}),

@@ -37,6 +37,8 @@ type playSink struct {
 	rebase  bool   // shift the next frame
 	last    uint32 // timestamp of the last frame written, shifted
 	offset  uint32 // added to every timestamp (mod 2^32)
+
+	corked bool // frames are held in the connection's buffer until Flush
 }
 
 func (k *playSink) WriteFrame(f *fanout.Frame) error {
@@ -47,6 +49,10 @@ func (k *playSink) WriteFrame(f *fanout.Frame) error {
 		}
 	}
 	ts := f.Timestamp + k.offset
+	if !k.corked {
+		k.s.conn.Cork()
+		k.corked = true
+	}
 	var err error
 	switch f.Type {
 	case flv.TagAudio:
@@ -97,6 +103,16 @@ func (k *playSink) traceFrame() {
 	k.links++
 	k.span.AddLink(trace.Link{SpanContext: pt.sc,
 		Attributes: []attribute.KeyValue{keyLink.String("bus"), epochAttr(keyEpoch, pt.epoch)}})
+}
+
+// Flush writes out the frames written since the last Flush: the fan-out
+// writes everything queued for the player, then flushes once.
+func (k *playSink) Flush() error {
+	if !k.corked {
+		return nil
+	}
+	k.corked = false
+	return k.s.conn.Uncork()
 }
 
 func (k *playSink) Notify(ev fanout.Event) error {

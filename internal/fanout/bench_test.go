@@ -13,6 +13,7 @@ type discardSink struct{}
 
 func (discardSink) WriteFrame(*Frame) error { return nil }
 func (discardSink) Notify(Event) error      { return nil }
+func (discardSink) Flush() error            { return nil }
 func (discardSink) Close()                  {}
 
 // BenchmarkHubPublish measures what a publisher pays per message: the

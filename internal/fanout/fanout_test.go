@@ -109,6 +109,7 @@ type fakeSink struct {
 	closed    chan struct{}
 	closeOnce sync.Once
 	closes    int
+	flushes   []int // len(got) at each Flush
 }
 
 func newFakeSink(gated bool) *fakeSink {
@@ -162,6 +163,13 @@ func (k *fakeSink) Notify(ev Event) error {
 		return err
 	}
 	k.record(ev.String())
+	return nil
+}
+
+func (k *fakeSink) Flush() error {
+	k.mu.Lock()
+	k.flushes = append(k.flushes, len(k.got))
+	k.mu.Unlock()
 	return nil
 }
 
@@ -267,6 +275,123 @@ func mustPublish(t *testing.T, h *Hub, key string) *Publisher {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestRunFlushesOncePerBatch checks that a player writes everything queued
+// before it flushes its sink once, and that it flushes before it waits.
+func TestRunFlushesOncePerBatch(t *testing.T) {
+	h := New(Config{})
+	p := mustPublish(t, h, "live/batch")
+	write(t, p, flv.TagVideo, 0, avcKey(100))
+	k := newFakeSink(true)
+	startPlayer(t, h, "live/batch", k)
+	k.waitEntered(t) // writing v0, the cached keyframe
+	for i := 1; i <= 20; i++ {
+		write(t, p, flv.TagVideo, uint32(40*i), avcInter(100))
+		write(t, p, flv.TagAudio, uint32(40*i), aacRaw(10))
+	}
+	k.open()
+	k.waitFor(t, 41)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		k.mu.Lock()
+		flushes := slices.Clone(k.flushes)
+		k.mu.Unlock()
+		if n := len(flushes); n > 0 && flushes[n-1] == 41 {
+			// v0 alone, or v0 with the 40 frames queued behind it.
+			if n > 2 {
+				t.Errorf("%d flushes for 41 frames, after entries %v: want one per batch", n, flushes)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no flush after the last frame: flushes after entries %v", flushes)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// A frame on its own is flushed on its own.
+	write(t, p, flv.TagVideo, 1000, avcInter(100))
+	k.waitFor(t, 42)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		k.mu.Lock()
+		last := k.flushes[len(k.flushes)-1]
+		k.mu.Unlock()
+		if last == 42 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the single frame was never flushed")
+		}
+	}
+}
+
+// TestAudioHold checks that audio arriving shortly after video waits in the
+// queue, unsignalled, and leaves with the next video frame, and the cases
+// where audio never waits.
+func TestAudioHold(t *testing.T) {
+	flushedAt := func(k *fakeSink) []int {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		return slices.Clone(k.flushes)
+	}
+	// settle gives a woken player time to write.
+	settle := func() { time.Sleep(50 * time.Millisecond) }
+	t.Run("audio waits for video", func(t *testing.T) {
+		clk := &clock{t: time.Unix(1000, 0)}
+		h := New(Config{Now: clk.now})
+		p := mustPublish(t, h, "live/hold")
+		write(t, p, flv.TagVideo, 0, avcKey(50))
+		k := newFakeSink(false)
+		startPlayer(t, h, "live/hold", k)
+		k.waitFor(t, 1)
+		clk.advance(10 * time.Millisecond)
+		write(t, p, flv.TagAudio, 10, aacRaw(10))
+		write(t, p, flv.TagAudio, 31, aacRaw(10))
+		settle()
+		if got := k.received(); len(got) != 1 {
+			t.Fatalf("audio within the hold of the last video was written at once: %v", got)
+		}
+		clk.advance(23 * time.Millisecond)
+		write(t, p, flv.TagVideo, 33, avcInter(50))
+		if got := k.waitFor(t, 4); !slices.Equal(got, []string{"v0", "a10", "a31", "v33"}) {
+			t.Fatalf("got %v", got)
+		}
+		settle()
+		if f := flushedAt(k); f[len(f)-1] != 4 || (len(f) > 1 && f[len(f)-2] != 1) {
+			t.Errorf("flushes after entries %v: want the held audio and the video in one flush", f)
+		}
+		// The video stopped: audio past the hold is written at once.
+		clk.advance(DefaultAudioHold)
+		write(t, p, flv.TagAudio, 100, aacRaw(10))
+		k.waitFor(t, 5)
+	})
+	for _, c := range []struct {
+		name string
+		cfg  Config
+		pre  func(t *testing.T, p *Publisher)
+		body []byte
+	}{
+		{"audio-only stream", Config{}, nil, aacRaw(10)},
+		{"hold disabled", Config{AudioHold: -1}, func(t *testing.T, p *Publisher) { write(t, p, flv.TagVideo, 0, avcKey(50)) }, aacRaw(10)},
+		{"audio sequence header", Config{}, func(t *testing.T, p *Publisher) { write(t, p, flv.TagVideo, 0, avcKey(50)) }, aacSeq},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			clk := &clock{t: time.Unix(1000, 0)}
+			c.cfg.Now = clk.now
+			h := New(c.cfg)
+			p := mustPublish(t, h, "live/hold")
+			k := newFakeSink(false)
+			n := 0
+			if c.pre != nil {
+				c.pre(t, p)
+				n = 1
+			}
+			startPlayer(t, h, "live/hold", k)
+			k.waitFor(t, n)
+			write(t, p, flv.TagAudio, 1, c.body)
+			k.waitFor(t, n+1)
+		})
+	}
 }
 
 func TestHubJoinStartsAtKeyframe(t *testing.T) {
@@ -388,7 +513,8 @@ func (c *clock) advance(d time.Duration) {
 
 func TestHubSlowPlayerDropsToKeyframe(t *testing.T) {
 	clk := &clock{t: time.Unix(1000, 0)}
-	h := New(Config{PlayerQueueBytes: 1000, PlayerQueueMessages: 100, Now: clk.now})
+	// The clock stands still: audio would wait for video (AudioHold).
+	h := New(Config{PlayerQueueBytes: 1000, PlayerQueueMessages: 100, Now: clk.now, AudioHold: -1})
 	p := mustPublish(t, h, "live/slow")
 	if err := p.Write(NewFrame(flv.TagScript, 0, []byte("meta"), true)); err != nil {
 		t.Fatal(err)
