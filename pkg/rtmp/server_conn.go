@@ -975,7 +975,7 @@ func (c *ServerConn) RejectPlay(req *PlayRequest, code, description string) erro
 // Cork holds the media messages written after it (WriteAudio, WriteVideo,
 // WriteData) in the connection's write buffer until Uncork, instead of
 // flushing each one, so that several messages leave in one system call; the
-// buffer is written out whenever it fills (16 KiB). A player's writer that
+// buffer is written out whenever it fills (64 KiB). A player's writer that
 // has several messages queued corks, writes them and uncorks: fewer, larger
 // socket writes for the same bytes, which is most of the CPU time of a
 // fan-out. Other writes (commands, control messages) still flush, taking

@@ -54,12 +54,14 @@
 // 16,777,215, the wire maximum) are rejected when their first header
 // arrives. The Writer holds a small state per chunk stream id used.
 //
-// The 16 KiB input and output buffers come from a pool shared by all
-// Readers and Writers of the process, so that an idle connection (a player
-// between two media messages) holds none. A Writer takes one when a message
-// is written and returns it on [Writer.Flush]; a Reader takes one when a
-// read fills its 1 KiB buffer and returns it once a read comes back short
-// and everything read has been parsed.
+// The 16 KiB input buffers and 64 KiB output buffers come from pools
+// shared by all Readers and Writers of the process, so that an idle
+// connection (a player between two media messages) holds none. A Writer
+// takes one when a message is written and returns it on [Writer.Flush]; a
+// Reader takes one when a read fills its 1 KiB buffer and returns it once a
+// read comes back short and everything read has been parsed. A Writer
+// blocked in a write to a slow peer holds its buffer until the write
+// returns.
 //
 // # Buffer ownership
 //

@@ -12,10 +12,11 @@ func InputBufferSize(r *Reader) int { return len(r.buf) }
 // HoldsOutputBuffer reports whether w holds an output buffer.
 func HoldsOutputBuffer(w *Writer) bool { return w.buf != nil }
 
-// Input buffer sizes of the Reader.
+// Input buffer sizes of the Reader, output buffer size of the Writer.
 const (
 	SmallReadBufSize = smallReadBufSize
 	ReadBufSize      = readBufSize
+	WriteBufSize     = writeBufSize
 )
 
 // CheckAccounting verifies r's memory bookkeeping against its chunk

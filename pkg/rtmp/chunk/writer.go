@@ -3,14 +3,25 @@ package chunk
 import (
 	"fmt"
 	"io"
+	"sync"
 )
 
 // writeBufSize is the size of the Writer's output buffer. Chunks are
 // assembled in it and written out when it is full or on Flush; the part of
 // a chunk payload that does not fit and is at least this large is written
-// straight from the caller's slice. The buffer comes from bufPool when a
-// message is written and goes back on Flush.
-const writeBufSize = bufSize
+// straight from the caller's slice. The buffer comes from writeBufPool when
+// a message is written and goes back on Flush. 64 KiB lets a caller that
+// writes several messages before flushing (a player catching up, a corked
+// connection) send them in few system calls: the cost of a socket write is
+// mostly per call, not per byte.
+const writeBufSize = 64 << 10
+
+// writeBuf is a Writer's output buffer.
+type writeBuf [writeBufSize]byte
+
+// writeBufPool holds the output buffers of all Writers of the process:
+// those of the connections writing at this moment.
+var writeBufPool = sync.Pool{New: func() any { return new(writeBuf) }}
 
 // maxHeaderLen is the longest chunk header: 3-byte basic header, 11-byte
 // message header, 4-byte extended timestamp.
@@ -31,13 +42,13 @@ type wstream struct {
 
 // Writer fragments RTMP messages into chunks, compressing headers against
 // the previous message on the same chunk stream, and buffers its output
-// until the buffer is full or Flush is called. The 16 KiB output buffer is
+// until the buffer is full or Flush is called. The 64 KiB output buffer is
 // held only from the first WriteMessage to the next Flush, so an idle
 // Writer holds none. A Writer is not safe for concurrent use; it may be
 // used concurrently with a [Reader] on the same connection.
 type Writer struct {
 	dst     io.Writer
-	buf     *ioBuf // nil between Flush and the next message; buf[:n] is pending output
+	buf     *writeBuf // nil between Flush and the next message; buf[:n] is pending output
 	n       int
 	written uint64
 	err     error
@@ -144,7 +155,7 @@ func (w *Writer) WriteMessage(m *Message) error {
 	}
 
 	if w.buf == nil {
-		w.buf = getBuf()
+		w.buf = writeBufPool.Get().(*writeBuf)
 	}
 
 	// First chunk header.
@@ -273,7 +284,7 @@ func (w *Writer) Flush() error {
 func (w *Writer) release() {
 	if w.buf != nil {
 		w.n = 0
-		putBuf(w.buf)
+		writeBufPool.Put(w.buf)
 		w.buf = nil
 	}
 }

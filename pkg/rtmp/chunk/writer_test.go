@@ -106,10 +106,10 @@ func TestWriterBuffering(t *testing.T) {
 		maxWrites  int
 		wantDirect bool // a write longer than the buffer: payload not copied
 	}{
-		{"chunk-size-128", nil, 64 << 10, (64<<10+512+12)/(16<<10) + 1, false},
-		{"chunk-size-4096", b(0, 0, 0x10, 0), 64 << 10, (64<<10+16+12+16)/(16<<10) + 1, false},
+		{"chunk-size-128", nil, 256 << 10, (256<<10+2048+12)/chunk.WriteBufSize + 1, false},
+		{"chunk-size-4096", b(0, 0, 0x10, 0), 256 << 10, (256<<10+64+12+16)/chunk.WriteBufSize + 1, false},
 		// Per chunk: one full buffer, then the rest of the chunk directly.
-		{"chunk-size-65536", b(0, 1, 0, 0), 256 << 10, 2*4 + 1, true},
+		{"chunk-size-262144", b(0, 4, 0, 0), 1 << 20, 2*4 + 1, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var rw recordingWriter
@@ -131,7 +131,7 @@ func TestWriterBuffering(t *testing.T) {
 			}
 			direct := false
 			for _, n := range rw.writes {
-				direct = direct || n > 16<<10
+				direct = direct || n > chunk.WriteBufSize
 			}
 			if direct != c.wantDirect {
 				t.Errorf("writes %v: direct payload writes %v, want %v", rw.writes, direct, c.wantDirect)
@@ -190,7 +190,7 @@ type shortWriter struct{}
 func (shortWriter) Write(p []byte) (int, error) { return len(p) / 2, nil }
 
 func TestWriterErrorsAreSticky(t *testing.T) {
-	msg := &chunk.Message{CSID: 6, Type: 9, StreamID: 1, Payload: pat(40<<10, 1)}
+	msg := &chunk.Message{CSID: 6, Type: 9, StreamID: 1, Payload: pat(3*chunk.WriteBufSize, 1)}
 
 	w := chunk.NewWriter(&failingWriter{n: 1}, chunk.Config{})
 	err := w.WriteMessage(msg)
