@@ -86,9 +86,9 @@ type Config struct {
 	// waking the players, so it leaves with the next video frame in the
 	// same socket write (at 30 fps, 77 writes a second become 30, and most
 	// of a fan-out's CPU time is per write). No audio frame waits longer
-	// than about AudioHold plus one audio frame; video, data and events
-	// never wait, and an audio-only stream never does. Zero selects
-	// DefaultAudioHold; negative disables it.
+	// than AudioHold: a timer wakes the players if no video frame came.
+	// Video, data and events never wait, and an audio-only stream never
+	// does. Zero selects DefaultAudioHold; negative disables it.
 	AudioHold time.Duration
 	// Logger receives stream and player events; nil discards them.
 	Logger *slog.Logger
@@ -307,7 +307,12 @@ type stream struct {
 	keyed    bool // the current publish has sent a video keyframe
 	seq      uint64
 	video    time.Time // when the last video frame was written
-	players  map[*Player]struct{}
+	// holding is set while frames sit in player queues without a wake-up
+	// (audio held for the next video frame); holdTimer wakes the players
+	// AudioHold after the first of them if nothing else has.
+	holding   bool
+	holdTimer *time.Timer
+	players   map[*Player]struct{}
 }
 
 // streamLocked returns the stream of key, creating it. h.mu must be held.
@@ -398,9 +403,32 @@ func (p *Publisher) Write(f *Frame) error {
 		wake = cfg.AudioHold < 0 || f.kind != kindMedia || cfg.Now().Sub(s.video) >= cfg.AudioHold
 	}
 	kicked := s.broadcastLocked(item{f: f}, wake)
+	if !wake && !s.holding {
+		s.holding = true
+		if s.holdTimer == nil {
+			s.holdTimer = time.AfterFunc(cfg.AudioHold, s.releaseHeld)
+		} else {
+			s.holdTimer.Reset(cfg.AudioHold)
+		}
+	}
 	s.mu.Unlock()
 	closeSinks(kicked)
 	return nil
+}
+
+// releaseHeld wakes the players when held audio has waited AudioHold for
+// a video frame that did not come (the video stopped, or the stream
+// paused or ended): nothing stays queued unsent.
+func (s *stream) releaseHeld() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.holding {
+		return
+	}
+	s.holding = false
+	for pl := range s.players {
+		pl.signal()
+	}
 }
 
 // Restart continues the stream from a new source without an end in
@@ -454,6 +482,11 @@ func (p *Publisher) Frames() uint64 {
 // caller closes their sinks with closeSinks once it has released its
 // locks. s.mu must be held.
 func (s *stream) broadcastLocked(it item, wake bool) (kicked []*Player) {
+	if wake && s.holding {
+		// The players wake now, held frames included.
+		s.holding = false
+		s.holdTimer.Stop()
+	}
 	for pl := range s.players {
 		if pl.enqueue(it, s.keyed, wake) {
 			kicked = append(kicked, pl)

@@ -338,12 +338,21 @@ func TestAudioHold(t *testing.T) {
 	settle := func() { time.Sleep(50 * time.Millisecond) }
 	t.Run("audio waits for video", func(t *testing.T) {
 		clk := &clock{t: time.Unix(1000, 0)}
-		h := New(Config{Now: clk.now})
+		// The hold is measured on the test's clock; its timer runs on
+		// the real one, and must not fire during the test's pauses.
+		const hold = 10 * time.Second
+		h := New(Config{Now: clk.now, AudioHold: hold})
 		p := mustPublish(t, h, "live/hold")
 		write(t, p, flv.TagVideo, 0, avcKey(50))
 		k := newFakeSink(false)
 		startPlayer(t, h, "live/hold", k)
 		k.waitFor(t, 1)
+		// A player still writing takes what is queued without a wake-up:
+		// let it flush and wait first.
+		for f := flushedAt(k); len(f) == 0 || f[len(f)-1] != 1; f = flushedAt(k) {
+			time.Sleep(time.Millisecond)
+		}
+		settle()
 		clk.advance(10 * time.Millisecond)
 		write(t, p, flv.TagAudio, 10, aacRaw(10))
 		write(t, p, flv.TagAudio, 31, aacRaw(10))
@@ -361,9 +370,25 @@ func TestAudioHold(t *testing.T) {
 			t.Errorf("flushes after entries %v: want the held audio and the video in one flush", f)
 		}
 		// The video stopped: audio past the hold is written at once.
-		clk.advance(DefaultAudioHold)
+		clk.advance(hold)
 		write(t, p, flv.TagAudio, 100, aacRaw(10))
 		k.waitFor(t, 5)
+	})
+	t.Run("held audio leaves after the hold without video", func(t *testing.T) {
+		h := New(Config{AudioHold: 100 * time.Millisecond})
+		p := mustPublish(t, h, "live/hold")
+		write(t, p, flv.TagVideo, 0, avcKey(50))
+		k := newFakeSink(false)
+		startPlayer(t, h, "live/hold", k)
+		k.waitFor(t, 1)
+		held := time.Now()
+		write(t, p, flv.TagAudio, 10, aacRaw(10))
+		if got := k.waitFor(t, 2); !slices.Equal(got, []string{"v0", "a10"}) {
+			t.Fatalf("got %v", got)
+		}
+		if d := time.Since(held); d < 50*time.Millisecond {
+			t.Errorf("held audio written after %v, before the hold", d)
+		}
 	})
 	for _, c := range []struct {
 		name string
