@@ -57,6 +57,7 @@ type config struct {
 	playerQueueBytes           byteSize
 	playerQueueMessages        int
 	playerMaxLag               time.Duration
+	audioHold                  time.Duration
 	sendBuffer                 byteSize
 	logLevel                   slog.Level
 	logFormat                  string
@@ -91,6 +92,7 @@ func parseFlags(args []string) (config, error) {
 	fs.Var(&cfg.playerQueueBytes, "player-queue", "bytes of media a player may have queued before it drops to the next keyframe (e.g. 16MiB)")
 	fs.IntVar(&cfg.playerQueueMessages, "player-queue-msgs", fanout.DefaultPlayerQueueMessages, "messages of media a player may have queued before it drops to the next keyframe")
 	fs.DurationVar(&cfg.playerMaxLag, "player-max-lag", fanout.DefaultPlayerMaxLag, "disconnect a player that stays behind its queue for this long (negative: never)")
+	fs.DurationVar(&cfg.audioHold, "audio-hold", fanout.DefaultAudioHold, "audio arriving within this long after a video frame leaves with the next video frame, in one socket write per player (0: every frame at once)")
 	fs.Var(&cfg.sendBuffer, "sndbuf", "socket send buffer of each connection (0: the system's, which may grow to megabytes and hide a stuck player for that long)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
@@ -133,6 +135,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		PlayerQueueBytes:    int(cfg.playerQueueBytes),
 		PlayerQueueMessages: cfg.playerQueueMessages,
 		PlayerMaxLag:        cfg.playerMaxLag,
+		AudioHold:           audioHold(cfg.audioHold),
 		Logger:              log,
 	})
 	a := &app{hub: h, log: log}
@@ -248,4 +251,13 @@ func (b *byteSize) Set(s string) error {
 	}
 	*b = byteSize(n << shift)
 	return nil
+}
+
+// audioHold maps -audio-hold, where 0 disables holding, to
+// fanout.Config.AudioHold, where 0 selects the default.
+func audioHold(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }
