@@ -750,6 +750,11 @@ func (pl *Player) endLocked(err error) {
 	pl.signal()
 }
 
+// maxIdleQueueCap is the most entries an empty player queue keeps room
+// for; a larger array goes back to the heap (thousands of players each
+// keeping the array their join's GOP needed add up).
+const maxIdleQueueCap = 16
+
 // next returns the next queue entry, waiting for one if wait is set; ok is
 // false when it did not wait and the queue is empty. It returns the
 // player's error once the player has ended.
@@ -777,6 +782,11 @@ func (pl *Player) next(wait bool) (it item, ok bool, err error) {
 	}
 	if pl.head == len(pl.q) {
 		pl.q, pl.head = pl.q[:0], 0
+		if cap(pl.q) > maxIdleQueueCap {
+			// A join (the cached GOP) or a catch-up grew the queue; a
+			// player that keeps up needs a few entries.
+			pl.q = nil
+		}
 	} else if pl.head > 64 && pl.head*2 > len(pl.q) {
 		n := copy(pl.q, pl.q[pl.head:])
 		clear(pl.q[n:])

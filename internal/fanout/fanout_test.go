@@ -419,6 +419,33 @@ func TestAudioHold(t *testing.T) {
 	}
 }
 
+// TestQueueShrinksWhenDrained checks that a player that joined a long
+// cached GOP does not keep the queue array the join needed.
+func TestQueueShrinksWhenDrained(t *testing.T) {
+	h := New(Config{})
+	p := mustPublish(t, h, "live/shrink")
+	write(t, p, flv.TagVideo, 0, avcKey(100))
+	for i := 1; i < 200; i++ {
+		write(t, p, flv.TagVideo, uint32(40*i), avcInter(100))
+	}
+	k := newFakeSink(false)
+	pl, _ := startPlayer(t, h, "live/shrink", k)
+	k.waitFor(t, 200)
+	write(t, p, flv.TagVideo, 8000, avcInter(100))
+	k.waitFor(t, 201)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		pl.mu.Lock()
+		n, c := pl.len(), cap(pl.q)
+		pl.mu.Unlock()
+		if n == 0 && c <= maxIdleQueueCap {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("drained queue keeps room for %d entries, want at most %d", c, maxIdleQueueCap)
+		}
+	}
+}
+
 func TestHubJoinStartsAtKeyframe(t *testing.T) {
 	h := New(Config{})
 	p := mustPublish(t, h, "live/a")
