@@ -48,6 +48,7 @@ import (
 	"github.com/tributary-media/tributary/internal/config"
 	"github.com/tributary-media/tributary/internal/controller"
 	"github.com/tributary-media/tributary/internal/edge"
+	"github.com/tributary-media/tributary/internal/fanout"
 	"github.com/tributary-media/tributary/internal/telemetry"
 	"github.com/tributary-media/tributary/internal/tlsreload"
 )
@@ -177,7 +178,7 @@ func serve(ctx context.Context, cfg config.Edge, log *slog.Logger, tp trace.Trac
 		InitCacheBytes:   int(cfg.GOPCache),
 		PlayerQueueBytes: int(cfg.PlayerQueue),
 		PlayerMaxLag:     cfg.PlayerMaxLag,
-		AudioHold:        audioHold(cfg.AudioHold),
+		AudioHold:        fanout.AudioHoldSetting(cfg.AudioHold),
 		MaxConns:         cfg.MaxConns,
 		DrainTimeout:     cfg.DrainTimeout,
 		Logger:           log,
@@ -404,13 +405,4 @@ func hostPort(a net.Addr) string {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port)
-}
-
-// audioHold maps the -audio-hold setting, where 0 disables holding, to
-// edge.Config.AudioHold, where 0 selects the default.
-func audioHold(d time.Duration) time.Duration {
-	if d == 0 {
-		return -1
-	}
-	return d
 }

@@ -135,7 +135,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		PlayerQueueBytes:    int(cfg.playerQueueBytes),
 		PlayerQueueMessages: cfg.playerQueueMessages,
 		PlayerMaxLag:        cfg.playerMaxLag,
-		AudioHold:           audioHold(cfg.audioHold),
+		AudioHold:           fanout.AudioHoldSetting(cfg.audioHold),
 		Logger:              log,
 	})
 	a := &app{hub: h, log: log}
@@ -251,13 +251,4 @@ func (b *byteSize) Set(s string) error {
 	}
 	*b = byteSize(n << shift)
 	return nil
-}
-
-// audioHold maps -audio-hold, where 0 disables holding, to
-// fanout.Config.AudioHold, where 0 selects the default.
-func audioHold(d time.Duration) time.Duration {
-	if d <= 0 {
-		return -1
-	}
-	return d
 }

@@ -96,6 +96,16 @@ type Config struct {
 	Now func() time.Time
 }
 
+// AudioHoldSetting maps a command-line -audio-hold value, where 0 (or
+// less) turns holding off, to Config.AudioHold, where 0 selects the
+// default.
+func AudioHoldSetting(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
+}
+
 func (c Config) withDefaults() Config {
 	if c.GOPCacheBytes <= 0 {
 		c.GOPCacheBytes = DefaultGOPCacheBytes
@@ -398,7 +408,9 @@ func (p *Publisher) Write(f *Frame) error {
 	wake := true
 	switch f.Type {
 	case flv.TagVideo:
-		s.video = cfg.Now()
+		if cfg.AudioHold > 0 {
+			s.video = cfg.Now()
+		}
 	case flv.TagAudio:
 		wake = cfg.AudioHold < 0 || f.kind != kindMedia || cfg.Now().Sub(s.video) >= cfg.AudioHold
 	}

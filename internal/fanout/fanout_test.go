@@ -349,7 +349,11 @@ func TestAudioHold(t *testing.T) {
 		k.waitFor(t, 1)
 		// A player still writing takes what is queued without a wake-up:
 		// let it flush and wait first.
+		deadline := time.Now().Add(5 * time.Second)
 		for f := flushedAt(k); len(f) == 0 || f[len(f)-1] != 1; f = flushedAt(k) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no flush after the first frame: flushes after entries %v", f)
+			}
 			time.Sleep(time.Millisecond)
 		}
 		settle()
@@ -397,7 +401,7 @@ func TestAudioHold(t *testing.T) {
 		body []byte
 	}{
 		{"audio-only stream", Config{}, nil, aacRaw(10)},
-		{"hold disabled", Config{AudioHold: -1}, func(t *testing.T, p *Publisher) { write(t, p, flv.TagVideo, 0, avcKey(50)) }, aacRaw(10)},
+		{"hold disabled", Config{AudioHold: AudioHoldSetting(0)}, func(t *testing.T, p *Publisher) { write(t, p, flv.TagVideo, 0, avcKey(50)) }, aacRaw(10)},
 		{"audio sequence header", Config{}, func(t *testing.T, p *Publisher) { write(t, p, flv.TagVideo, 0, avcKey(50)) }, aacSeq},
 	} {
 		t.Run(c.name, func(t *testing.T) {
