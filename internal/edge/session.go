@@ -231,7 +231,7 @@ func (s *session) fail(why error) {
 }
 
 // closeAfterStatus ends the session with why once the status just sent
-// had time to reach the client: messages arriving meanwhile are ignored,
+// (or about to be sent) had time to reach the client: messages arriving meanwhile are ignored,
 // and the connection is closed after closeLinger. Any goroutine may call
 // it.
 func (s *session) closeAfterStatus(why error) {
@@ -442,8 +442,10 @@ func (s *session) publish(ctx context.Context, req *rtmp.PublishRequest) error {
 			}
 			log.Warn("stream ownership lost, closing the publisher", "epoch", claim.Epoch(), "reason", why.Error())
 			code, desc := lostStatus(why)
-			s.conn.SendStatus(req.StreamID, rtmp.LevelError, code, desc)
+			// The reason first: a client that closes as soon as the
+			// status arrives must find the session's end reason set.
 			s.closeAfterStatus(fmt.Errorf("%w: %w", errClaimLost, why))
+			s.conn.SendStatus(req.StreamID, rtmp.LevelError, code, desc)
 		}
 	}()
 	s.pubs[req.StreamID] = p
