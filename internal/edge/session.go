@@ -586,34 +586,39 @@ func (s *session) play(ctx context.Context, req *rtmp.PlayRequest) error {
 	e.counter.playsAccepted.Add(1)
 	log.Info("play started")
 	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer span.End()
-		// A draining edge keeps its players playing until their
-		// connection is closed at the end of the drain timeout.
-		err := pl.Run(context.WithoutCancel(ctx))
-		e.releaseRelay(r)
-		e.counter.players.Add(-1)
-		st := pl.Stats()
-		e.counter.framesDropped.Add(st.Dropped)
-		span.SetAttributes(keyFramesSent.Int64(int64(st.Sent)), keyFramesDropped.Int64(int64(st.Dropped)),
-			keyDrops.Int(st.Drops))
-		attrs := []any{"sent", st.Sent, "dropped", st.Dropped, "drops", st.Drops}
-		switch {
-		case errors.Is(err, fanout.ErrPlayerTooSlow):
-			e.counter.playersKicked.Add(1)
-			span.SetAttributes(keyEndReason.String(err.Error()))
-			span.SetStatus(codes.Error, err.Error())
-			log.Warn("play ended", append(attrs, "reason", err.Error())...)
-		case errors.Is(err, fanout.ErrPlayerLeft), errors.Is(err, context.Canceled):
-			span.SetAttributes(keyEndReason.String("player left"))
-			log.Info("play ended", attrs...)
-		default:
-			span.SetAttributes(keyEndReason.String(err.Error()))
-			log.Info("play ended", append(attrs, "reason", err.Error())...)
-		}
-	}()
+	// A draining edge keeps its players playing until their connection is
+	// closed at the end of the drain timeout. An idle player has no
+	// goroutine: the fan-out's writers write its queue. The end runs on a
+	// goroutine of its own (closing the relay waits for its subscription).
+	pl.Start(func(err error) { go s.playEnded(err, pl, r, span, log) })
 	return nil
+}
+
+// playEnded releases what a playback held and records how it ended.
+func (s *session) playEnded(err error, pl *fanout.Player, r *relay, span trace.Span, log *slog.Logger) {
+	e := s.e
+	defer s.wg.Done()
+	defer span.End()
+	e.releaseRelay(r)
+	e.counter.players.Add(-1)
+	st := pl.Stats()
+	e.counter.framesDropped.Add(st.Dropped)
+	span.SetAttributes(keyFramesSent.Int64(int64(st.Sent)), keyFramesDropped.Int64(int64(st.Dropped)),
+		keyDrops.Int(st.Drops))
+	attrs := []any{"sent", st.Sent, "dropped", st.Dropped, "drops", st.Drops}
+	switch {
+	case errors.Is(err, fanout.ErrPlayerTooSlow):
+		e.counter.playersKicked.Add(1)
+		span.SetAttributes(keyEndReason.String(err.Error()))
+		span.SetStatus(codes.Error, err.Error())
+		log.Warn("play ended", append(attrs, "reason", err.Error())...)
+	case errors.Is(err, fanout.ErrPlayerLeft), errors.Is(err, context.Canceled):
+		span.SetAttributes(keyEndReason.String("player left"))
+		log.Info("play ended", attrs...)
+	default:
+		span.SetAttributes(keyEndReason.String(err.Error()))
+		log.Info("play ended", append(attrs, "reason", err.Error())...)
+	}
 }
 
 // stopPlay ends the playback on message stream id, if any.
@@ -638,8 +643,8 @@ func (s *session) end() {
 	for id := range s.plays {
 		s.stopPlay(id)
 	}
-	// A player goroutine may be blocked writing to a stuck peer: closing
-	// the connection makes the write return.
+	// A player's writing goroutine may be blocked on a stuck peer:
+	// closing the connection makes the write return.
 	s.conn.Close()
 	s.wg.Wait()
 }

@@ -15,8 +15,8 @@ import (
 // disconnected one of its players.
 var errPlayerTooSlowSession = fanout.ErrPlayerTooSlow
 
-// playSink writes one player's queue to its connection. Only the player's
-// goroutine calls WriteFrame and Notify.
+// playSink writes one player's queue to its connection. The fan-out calls
+// WriteFrame, Notify and Flush from one goroutine at a time.
 type playSink struct {
 	s        *session
 	r        *relay // the relay the player plays from: it counts the bytes out

@@ -2,8 +2,8 @@
 // writer per stream, any number of players, each with a bounded queue, and a
 // cache of what a joining player needs to start at once. It knows nothing
 // about connections or the bus: a writer hands it frames, a player is a Sink
-// it writes to from the player's own goroutine. The edge feeds it from its
-// bus subscriptions; the example server feeds it straight from publishers.
+// it writes to. The edge feeds it from its bus subscriptions; the example
+// server feeds it straight from publishers.
 //
 // Fan-out rules:
 //
@@ -15,7 +15,13 @@
 //     audio and video track, and the frames since the last video keyframe
 //     (bounded in bytes), so a joining player starts at once on a keyframe.
 //   - Each player has a bounded queue that the writer appends to under a
-//     short lock and never waits on. Past the soft bound (bytes or
+//     short lock and never waits on. A player has no goroutine of its
+//     own: a few writer goroutines per hub (one per CPU) write out the
+//     queues of the players that have frames waiting, one player at a
+//     time. A writer stuck on a player whose connection does not take
+//     more is replaced after stuckWriterCheck, so a stuck player never
+//     holds up the others; thousands of players that keep up cost no
+//     goroutine stacks. Past the soft bound (bytes or
 //     messages) the player's queued media is dropped and it skips media
 //     until the next keyframe; metadata, sequence headers and stream events
 //     are always kept. A player that has not caught up with its queue for
@@ -35,6 +41,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -269,17 +276,18 @@ func (it item) size() int {
 	return len(it.f.Payload)
 }
 
-// Sink is the writing side of a player: its connection. The player's Run
-// goroutine is the only caller of WriteFrame, Notify and Flush; Close may
-// be called from any goroutine, and must make a blocked write return.
+// Sink is the writing side of a player: its connection. WriteFrame, Notify
+// and Flush are called by one goroutine at a time (the player's writing
+// goroutine of the moment, one after the other); Close may be called from
+// any goroutine, and must make a blocked write return.
 type Sink interface {
 	// WriteFrame writes one frame to the player. It must not modify f. It
-	// may keep the frame in a buffer until Flush: Run writes everything
-	// queued for the player, then flushes once, so a player that has
-	// several frames waiting gets them in few socket writes.
+	// may keep the frame in a buffer until Flush: the player writes
+	// everything queued, then flushes once, so a player that has several
+	// frames waiting gets them in few socket writes.
 	WriteFrame(f *Frame) error
-	// Flush writes out the frames WriteFrame buffered. Run calls it
-	// before it waits for more.
+	// Flush writes out the frames WriteFrame buffered. It is called
+	// whenever the queue has been written out.
 	Flush() error
 	// Notify tells the player about a stream event.
 	Notify(ev Event) error
@@ -296,11 +304,90 @@ type Hub struct {
 
 	mu      sync.Mutex
 	streams map[string]*stream
+
+	// The writers: runq holds the players with something to write, in
+	// the order they asked. Lock order: runMu is taken last.
+	runMu      sync.Mutex
+	runq       []*Player
+	runHead    int
+	writers    int         // writer goroutines running
+	maxWriters int         // writers started on demand; more only to replace stuck ones
+	written    uint64      // players written out, for the stuck check
+	mark       uint64      // written at the last stuck check
+	watch      *time.Timer // the stuck check, armed while players wait
+	watching   bool
 }
+
+// stuckWriterCheck is how long players may wait in the run queue while no
+// writer finishes a player before another writer is started: the running
+// ones are blocked on connections that take no more.
+const stuckWriterCheck = 2 * time.Millisecond
 
 func New(cfg Config) *Hub {
 	cfg = cfg.withDefaults()
-	return &Hub{cfg: cfg, log: cfg.Logger, streams: make(map[string]*stream)}
+	return &Hub{cfg: cfg, log: cfg.Logger, streams: make(map[string]*stream),
+		maxWriters: max(runtime.GOMAXPROCS(0), 1)}
+}
+
+// schedule queues pl for a writer, starting one when fewer than
+// maxWriters run.
+func (h *Hub) schedule(pl *Player) {
+	h.runMu.Lock()
+	defer h.runMu.Unlock()
+	h.runq = append(h.runq, pl)
+	if h.writers < h.maxWriters {
+		h.writers++
+		go h.write()
+		return
+	}
+	if !h.watching {
+		h.watching, h.mark = true, h.written
+		if h.watch == nil {
+			h.watch = time.AfterFunc(stuckWriterCheck, h.checkStuck)
+		} else {
+			h.watch.Reset(stuckWriterCheck)
+		}
+	}
+}
+
+// write is a writer goroutine: it writes out the queued players, one at a
+// time, and ends when none is left.
+func (h *Hub) write() {
+	for {
+		h.runMu.Lock()
+		if h.runHead == len(h.runq) {
+			clear(h.runq)
+			h.runq, h.runHead = h.runq[:0], 0
+			h.writers--
+			h.runMu.Unlock()
+			return
+		}
+		pl := h.runq[h.runHead]
+		h.runq[h.runHead] = nil
+		h.runHead++
+		h.runMu.Unlock()
+		pl.drain()
+		h.runMu.Lock()
+		h.written++
+		h.runMu.Unlock()
+	}
+}
+
+// checkStuck starts another writer when players waited a whole
+// stuckWriterCheck while no writer finished one.
+func (h *Hub) checkStuck() {
+	h.runMu.Lock()
+	defer h.runMu.Unlock()
+	if h.runHead == len(h.runq) {
+		h.watching = false
+		return
+	}
+	if h.written == h.mark {
+		h.writers++
+		go h.write()
+	}
+	h.mark = h.written
+	h.watch.Reset(stuckWriterCheck)
 }
 
 // stream is the state of one key.
@@ -439,7 +526,9 @@ func (s *stream) releaseHeld() {
 	}
 	s.holding = false
 	for pl := range s.players {
-		pl.signal()
+		pl.mu.Lock()
+		pl.wakeLocked()
+		pl.mu.Unlock()
 	}
 }
 
@@ -609,15 +698,19 @@ func closeSinks(kicked []*Player) {
 	}
 }
 
-// player is the playing side of a stream: a queue filled by the publisher
-// and drained by run into the sink.
+// Player is the playing side of a stream: a queue filled by the publisher
+// and written to the sink by a goroutine that runs only while there is
+// something to write.
 type Player struct {
 	h    *Hub
 	s    *stream
 	sink Sink
-	wake chan struct{} // signalled when the queue grows or the player ends
 
-	mu          sync.Mutex // guards the fields below
+	mu          sync.Mutex  // guards the fields below
+	done        func(error) // set by Start; called once when the player ends
+	started     bool        // Start was called
+	running     bool        // a goroutine is writing the queue
+	finished    bool        // done was called (or is being called)
 	q           []item
 	head        int // q[head:] is the queue
 	qBytes      int // payload bytes in the queue
@@ -637,16 +730,16 @@ type PlayerStats struct {
 	Drops         int
 }
 
-// play adds a player for key, with sink as its connection. The player
+// Play adds a player for key, with sink as its connection. The player
 // gets the stream's metadata, sequence headers and cached GOP at once,
-// then live frames; run must be called to deliver them.
+// then live frames; Start (or Run) must be called to deliver them.
 func (h *Hub) Play(key string, sk Sink) *Player {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := h.streamLocked(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	pl := &Player{h: h, s: s, sink: sk, wake: make(chan struct{}, 1)}
+	pl := &Player{h: h, s: s, sink: sk}
 	items, ready := s.joinItemsLocked()
 	pl.skipping = !ready
 	for _, it := range items {
@@ -654,7 +747,6 @@ func (h *Hub) Play(key string, sk Sink) *Player {
 	}
 	if len(items) > 0 {
 		pl.behindSince = h.cfg.Now()
-		pl.signal()
 	}
 	s.players[pl] = struct{}{}
 	return pl
@@ -662,11 +754,15 @@ func (h *Hub) Play(key string, sk Sink) *Player {
 
 func (pl *Player) len() int { return len(pl.q) - pl.head }
 
-func (pl *Player) signal() {
-	select {
-	case pl.wake <- struct{}{}:
-	default:
+// wakeLocked starts the player's writing goroutine when it has work and
+// none is running: frames to write, or an end to report. pl.mu must be
+// held.
+func (pl *Player) wakeLocked() {
+	if !pl.started || pl.running || pl.finished || (pl.len() == 0 && !pl.closed) {
+		return
 	}
+	pl.running = true
+	pl.h.schedule(pl)
 }
 
 // pushLocked appends it to the queue. pl.mu must be held (or pl not yet
@@ -683,8 +779,8 @@ func (pl *Player) pushLocked(it item) {
 // never blocks on the player's sink. keyed tells whether the stream has
 // sent a video keyframe since it was published: until then a skipping
 // player still gets audio and data (the first keyframe is still to come,
-// and an audio-only stream never sends one). It wakes the player's Run
-// if wake is set. It reports true when the player must be disconnected
+// and an audio-only stream never sends one). It wakes the player if wake
+// is set. It reports true when the player must be disconnected
 // for lagging; the caller removes it from the stream and closes its sink.
 // The stream's lock must be held.
 func (pl *Player) enqueue(it item, keyed, wake bool) (kick bool) {
@@ -726,7 +822,7 @@ func (pl *Player) enqueue(it item, keyed, wake bool) (kick bool) {
 		pl.behindSince = now
 	}
 	if wake {
-		pl.signal()
+		pl.wakeLocked()
 	}
 	return false
 }
@@ -759,7 +855,7 @@ func (pl *Player) endLocked(err error) {
 	pl.closed, pl.err = true, err
 	clear(pl.q)
 	pl.q, pl.head, pl.qBytes, pl.qMedia = nil, 0, 0, 0
-	pl.signal()
+	pl.wakeLocked()
 }
 
 // maxIdleQueueCap is the most entries an empty player queue keeps room
@@ -767,23 +863,38 @@ func (pl *Player) endLocked(err error) {
 // keeping the array their join's GOP needed add up).
 const maxIdleQueueCap = 16
 
-// next returns the next queue entry, waiting for one if wait is set; ok is
-// false when it did not wait and the queue is empty. It returns the
-// player's error once the player has ended.
-func (pl *Player) next(wait bool) (it item, ok bool, err error) {
+// step is what the player's writing goroutine does next.
+type step uint8
+
+const (
+	stepWrite  step = iota // write the entry returned
+	stepFlush              // the queue is written out: flush the sink
+	stepIdle               // nothing to do: the goroutine ends
+	stepFinish             // the player ended: call done with the error
+)
+
+// take returns the next queue entry to write, or what to do when there is
+// none: flush if flushed is false, else end the goroutine (the player has
+// caught up). Once the player has ended it returns stepFinish with the
+// player's error, once.
+func (pl *Player) take(flushed bool) (it item, st step, err error) {
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
-	for !pl.closed && pl.len() == 0 {
-		if !wait {
-			return item{}, false, nil
+	if pl.closed {
+		pl.running = false
+		if pl.finished {
+			return item{}, stepIdle, nil
+		}
+		pl.finished = true
+		return item{}, stepFinish, pl.err
+	}
+	if pl.len() == 0 {
+		if !flushed {
+			return item{}, stepFlush, nil
 		}
 		pl.behindSince = time.Time{} // caught up
-		pl.mu.Unlock()
-		<-pl.wake
-		pl.mu.Lock()
-	}
-	if pl.closed {
-		return item{}, false, pl.err
+		pl.running = false
+		return item{}, stepIdle, nil
 	}
 	it = pl.q[pl.head]
 	pl.q[pl.head] = item{}
@@ -807,43 +918,66 @@ func (pl *Player) next(wait bool) (it item, ok bool, err error) {
 	if it.f != nil {
 		pl.sent++
 	}
-	return it, true, nil
+	return it, stepWrite, nil
 }
 
-// Run delivers the player's queue to its sink until the player leaves, is
-// disconnected, the sink fails or ctx ends, and returns why it ended:
-// ErrPlayerLeft after leave, ErrPlayerTooSlow after a disconnection for
-// lagging, the sink's error or ctx's error. Whenever it wakes it writes
-// everything queued, then flushes the sink once.
-func (pl *Player) Run(ctx context.Context) error {
-	stop := context.AfterFunc(ctx, func() { pl.leaveWith(ctx.Err()) })
-	defer stop()
-	pending := false // frames written since the last flush
+// drain writes everything queued for the player, flushes the sink once,
+// and returns when nothing more was queued meanwhile. When it finds the
+// player ended it calls done.
+func (pl *Player) drain() {
+	flushed := true
 	for {
-		it, ok, err := pl.next(!pending)
-		if err != nil {
-			return err
-		}
-		switch {
-		case !ok: // all written
-			pending = false
+		it, st, err := pl.take(flushed)
+		switch st {
+		case stepIdle:
+			return
+		case stepFinish:
+			pl.done(err)
+			return
+		case stepFlush:
+			flushed = true
 			err = pl.sink.Flush()
-		case it.f != nil:
-			pending = true
-			err = pl.sink.WriteFrame(it.f)
 		default:
-			err = pl.sink.Notify(it.ev)
+			flushed = false
+			if it.f != nil {
+				err = pl.sink.WriteFrame(it.f)
+			} else {
+				err = pl.sink.Notify(it.ev)
+			}
 		}
 		if err != nil {
 			// The first reason wins: a write that fails because the hub
 			// closed a lagging player's sink reports ErrPlayerTooSlow.
 			pl.leaveWith(err)
-			pl.mu.Lock()
-			err = pl.err
-			pl.mu.Unlock()
-			return err
 		}
 	}
+}
+
+// Start delivers the player's queue to its sink until the player leaves, is
+// disconnected, or the sink fails, then calls done once with why the
+// player ended: ErrPlayerLeft after Leave, ErrPlayerTooSlow after a
+// disconnection for lagging, or the sink's error. The hub's writers write
+// the queue whenever frames are waiting; done runs on a writer after the
+// last use of the sink, with no lock held, and must not block for long.
+// Start must be called once.
+func (pl *Player) Start(done func(error)) {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if pl.started {
+		panic("fanout: Player.Start called twice")
+	}
+	pl.started, pl.done = true, done
+	pl.wakeLocked()
+}
+
+// Run is Start that waits for the player to end and returns why; it also
+// ends the player when ctx ends, with ctx's error.
+func (pl *Player) Run(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() { pl.leaveWith(ctx.Err()) })
+	defer stop()
+	ended := make(chan error, 1)
+	pl.Start(func(err error) { ended <- err })
+	return <-ended
 }
 
 // leave removes the player from its stream and ends run with

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -921,4 +922,84 @@ func FuzzHubWrite(f *testing.F) {
 			t.Error("the stream outlived its publisher")
 		}
 	})
+}
+
+// TestStuckPlayersDoNotHoldOthers checks that players whose sinks block for
+// good, more of them than the hub starts writers for, do not keep a
+// healthy player of the same hub from getting every frame: stuck writers
+// are replaced.
+func TestStuckPlayersDoNotHoldOthers(t *testing.T) {
+	h := New(Config{AudioHold: -1})
+	p := mustPublish(t, h, "live/stuck")
+	write(t, p, flv.TagVideo, 0, avcSeq)
+	write(t, p, flv.TagVideo, 10, avcKey(100))
+	stuck := make([]*fakeSink, h.maxWriters+3)
+	for i := range stuck {
+		stuck[i] = newFakeSink(true)
+	}
+	healthy := newFakeSink(false)
+	startPlayer(t, h, "live/stuck", healthy)
+	for _, k := range stuck {
+		startPlayer(t, h, "live/stuck", k)
+	}
+	t.Cleanup(func() { // first: the other players may wait behind them
+		for _, k := range stuck {
+			k.Close()
+		}
+	})
+	for _, k := range stuck {
+		k.waitEntered(t)
+	}
+	healthy.waitFor(t, 2)
+	for i := range 50 {
+		write(t, p, flv.TagVideo, uint32(20+10*i), avcInter(100))
+	}
+	got := healthy.waitFor(t, 52)
+	if got[len(got)-1] != "v510" {
+		t.Fatalf("healthy player's last frame %s, want v510", got[len(got)-1])
+	}
+	for _, k := range stuck {
+		if n := len(k.received()); n != 0 {
+			t.Fatalf("a stuck player received %d frames", n)
+		}
+	}
+}
+
+// TestIdlePlayersHoldNoGoroutine checks that players that have written out
+// their queues keep no goroutine: memory per player is its queue and
+// state, not a goroutine stack.
+func TestIdlePlayersHoldNoGoroutine(t *testing.T) {
+	h := New(Config{AudioHold: -1})
+	p := mustPublish(t, h, "live/idle")
+	write(t, p, flv.TagVideo, 0, avcSeq)
+	write(t, p, flv.TagVideo, 10, avcKey(100))
+	before := runtime.NumGoroutine()
+	const players = 200
+	sinks := make([]*fakeSink, players)
+	for i := range sinks {
+		sinks[i] = newFakeSink(false)
+		pl := h.Play("live/idle", sinks[i])
+		ended := make(chan error, 1)
+		pl.Start(func(err error) { ended <- err })
+		t.Cleanup(func() {
+			pl.Leave()
+			if err := <-ended; !errors.Is(err, ErrPlayerLeft) {
+				t.Errorf("player ended with %v, want ErrPlayerLeft", err)
+			}
+		})
+	}
+	for i := range 10 {
+		write(t, p, flv.TagVideo, uint32(20+10*i), avcInter(100))
+	}
+	for _, k := range sinks {
+		k.waitFor(t, 12)
+	}
+	// Writers end once the queues are written out.
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before+2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines with %d idle players, %d before they joined", runtime.NumGoroutine(), players, before)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
