@@ -39,10 +39,15 @@ type session struct {
 	base *slog.Logger
 	app  string
 
-	// pubs and plays belong to the handler goroutine.
+	// pubs and plays belong to the handler goroutine (of the moment: a
+	// session without publications parks while its connection waits).
 	pubs  map[uint32]*publication
 	plays map[uint32]*playback
 	wg    sync.WaitGroup
+
+	ctx    context.Context // the handler's, with the session span
+	stop   func() bool     // stops the shutdown notice (context.AfterFunc)
+	resume func() error    // serve, for ReadOrPark
 
 	// moving is set once the client was asked to reconnect elsewhere.
 	moving atomic.Bool
@@ -126,7 +131,17 @@ func (e *Edge) startSpan(ctx context.Context, c *rtmp.ServerConn) (context.Conte
 // serveConn is the rtmp.Handler of the edge.
 func (e *Edge) serveConn(ctx context.Context, c *rtmp.ServerConn) error {
 	e.counter.sessions.Add(1)
-	defer e.counter.sessions.Add(-1)
+	s, err := e.open(ctx, c)
+	if s == nil {
+		e.counter.sessions.Add(-1)
+		return err
+	}
+	return s.serve()
+}
+
+// open reads and answers the connect command and returns the session, or
+// nil and why the connection ends.
+func (e *Edge) open(ctx context.Context, c *rtmp.ServerConn) (*session, error) {
 	ctx, span := e.startSpan(ctx, c)
 	connStart := time.Now()
 	if _, hsEnd := c.HandshakeTimes(); !hsEnd.IsZero() {
@@ -137,7 +152,7 @@ func (e *Edge) serveConn(ctx context.Context, c *rtmp.ServerConn) error {
 	if err != nil {
 		cspan.SetStatus(codes.Error, err.Error())
 		cspan.End()
-		return err
+		return nil, err
 	}
 	e.counter.connects.Add(1)
 	hs := c.HandshakeResult()
@@ -148,12 +163,12 @@ func (e *Edge) serveConn(ctx context.Context, c *rtmp.ServerConn) error {
 	log := spanLogger(base, span)
 	log.Info("client connected", "flash_ver", req.FlashVer, "tc_url", safeTCURL(req.TCURL),
 		"handshake", hs.Mode.String(), "enhanced", req.Enhanced)
-	reject := func(reason, desc string) error {
+	reject := func(reason, desc string) (*session, error) {
 		log.Info("connect rejected", "reason", reason)
 		cspan.SetAttributes(keyStatusCode.String(rtmp.CodeConnectRejected), keyRejectReason.String(reason))
 		err := c.RejectConnect(rtmp.CodeConnectRejected, desc)
 		cspan.End()
-		return err
+		return nil, err
 	}
 	if reason := checkName(req.App); reason != "" {
 		return reject("application name "+reason, "The application name "+reason+".")
@@ -167,27 +182,54 @@ func (e *Edge) serveConn(ctx context.Context, c *rtmp.ServerConn) error {
 	if err := c.AcceptConnect(nil); err != nil {
 		cspan.SetStatus(codes.Error, err.Error())
 		cspan.End()
-		return err
+		return nil, err
 	}
 	cspan.SetAttributes(keyStatusCode.String(rtmp.CodeConnectSuccess))
 	cspan.End()
-	s := &session{e: e, conn: c, log: log, base: base, app: req.App,
+	s := &session{e: e, conn: c, log: log, base: base, app: req.App, ctx: ctx,
 		pubs: make(map[uint32]*publication), plays: make(map[uint32]*playback)}
-	stop := context.AfterFunc(ctx, s.shutdown)
-	defer stop()
-	defer s.end()
+	s.resume = s.serve
+	s.stop = context.AfterFunc(ctx, s.shutdown)
+	return s, nil
+}
+
+// serve reads and handles the session's messages until the connection
+// ends. A session that publishes nothing (a player's, or one yet to ask)
+// parks while its connection waits for data: it then holds no goroutine,
+// and serve runs again, on a new one, when data arrives.
+func (s *session) serve() (err error) {
+	defer func() {
+		if err != rtmp.ErrParked {
+			s.close()
+		}
+	}()
 	for {
-		m, err := c.ReadMessage()
+		var m *rtmp.Message
+		if len(s.pubs) == 0 {
+			m, err = s.conn.ReadOrPark(s.resume)
+		} else {
+			m, err = s.conn.ReadMessage()
+		}
+		if err == rtmp.ErrParked {
+			return err
+		}
 		if err != nil {
 			if why := s.reason(); why != nil {
 				return why
 			}
 			return err
 		}
-		if err := s.handle(ctx, m); err != nil {
+		if err := s.handle(s.ctx, m); err != nil {
 			return err
 		}
 	}
+}
+
+// close releases the session when its connection has ended.
+func (s *session) close() {
+	s.end()
+	s.stop()
+	s.e.counter.sessions.Add(-1)
 }
 
 // checkName returns why an application or stream name is refused, or "".

@@ -50,7 +50,11 @@ type core struct {
 	ackT    message.AckTracker
 	agg     []chunk.Message // sub-messages of an aggregate still to return
 	aggNext int
-	maxCmd  int
+	// parkable makes readNext return errParkNow instead of waiting for
+	// input (ServerConn.ReadOrPark); woke makes its next read go to the
+	// socket, which has input: the parked handler was just resumed.
+	parkable, woke bool
+	maxCmd         int
 
 	// write side
 	wmu     sync.Mutex
@@ -134,6 +138,10 @@ func (c *core) readNext() (*chunk.Message, error) {
 		if c.aggNext > 0 {
 			c.agg, c.aggNext = c.agg[:0], 0
 		}
+		if c.parkable && c.r.Idle() && !c.woke {
+			return nil, errParkNow
+		}
+		c.woke = false
 		if err := c.r.ReadMessage(&c.rm); err != nil {
 			if c.closing.Load() {
 				err = ErrClosed

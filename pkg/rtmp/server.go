@@ -182,14 +182,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		conns[sc] = struct{}{}
 		mu.Unlock()
 		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer active.Add(-1)
-			s.serveConn(hctx, sc, tc, log)
+		// release runs when the connection has ended: on this goroutine,
+		// or on the last one of a parked handler (ServerConn.Park).
+		release := func() {
 			mu.Lock()
 			delete(conns, sc)
 			mu.Unlock()
-		}()
+			active.Add(-1)
+			wg.Done()
+		}
+		go s.serveConn(hctx, sc, tc, log, release)
 	}
 	ln.Close()
 	cancelHandlers()
@@ -244,30 +246,46 @@ func (s *Server) newConn(nc net.Conn) (*ServerConn, *timeoutConn) {
 	cfg.Logger = cfg.Logger.With("remote", nc.RemoteAddr().String())
 	sc := NewServerConn(tc, cfg)
 	sc.onConnect = func() { tc.setConnectDeadline(time.Time{}) }
+	sc.park = newParker(sc, tc)
 	return sc, tc
 }
 
 // serveConn runs the handshake, the ping loop and the handler for one
-// connection and logs its end.
-func (s *Server) serveConn(ctx context.Context, sc *ServerConn, tc *timeoutConn, log *slog.Logger) {
+// connection, ends it and calls release. A handler that parked
+// (ServerConn.Park) ends it later, from the goroutine it resumed on.
+func (s *Server) serveConn(ctx context.Context, sc *ServerConn, tc *timeoutConn, log *slog.Logger, release func()) {
 	start := time.Now()
-	remote := tc.RemoteAddr().String()
-	var reason error
-	if err := sc.Handshake(); err != nil {
-		reason = err
-	} else {
-		if s.ConnectTimeout > 0 {
-			tc.setConnectDeadline(time.Now().Add(s.ConnectTimeout))
-		}
-		stopPings := func() {}
-		if iv := s.pingInterval(); iv > 0 {
-			stopPings = startPings(sc, iv)
-		}
-		reason = s.runHandler(ctx, sc)
+	stopPings := func() {}
+	end := func(reason error) {
 		sc.Close()
 		stopPings()
+		s.endConn(ctx, sc, tc, log, start, reason)
+		release()
 	}
-	sc.Close()
+	if err := sc.Handshake(); err != nil {
+		end(err)
+		return
+	}
+	if s.ConnectTimeout > 0 {
+		tc.setConnectDeadline(time.Now().Add(s.ConnectTimeout))
+	}
+	if iv := s.pingInterval(); iv > 0 {
+		stopPings = startPings(sc, iv)
+	}
+	if sc.park != nil {
+		sc.park.end = end
+	}
+	reason := s.runHandler(ctx, sc)
+	if reason == ErrParked && sc.park != nil {
+		return
+	}
+	end(reason)
+}
+
+// endConn logs the end of a closed connection and tells its OnClose
+// callbacks.
+func (s *Server) endConn(ctx context.Context, sc *ServerConn, tc *timeoutConn, log *slog.Logger, start time.Time, reason error) {
+	remote := tc.RemoteAddr().String()
 	if reason == nil || errors.Is(reason, ErrClosed) {
 		if err := sc.Err(); err != nil && !errors.Is(err, ErrClosed) {
 			reason = err
@@ -513,6 +531,10 @@ type timeoutConn struct {
 	bytesIn, bytesOut atomic.Uint64
 
 	connectDeadline atomic.Int64 // UnixNano; 0 when none
+
+	// readErr is returned by the next Read: a parked connection's wait
+	// for input timed out. Only the reading goroutine uses it.
+	readErr error
 }
 
 func (t *timeoutConn) setConnectDeadline(d time.Time) {
@@ -523,8 +545,9 @@ func (t *timeoutConn) setConnectDeadline(d time.Time) {
 	t.connectDeadline.Store(d.UnixNano())
 }
 
-// Read reads from the connection under the idle (or connect) deadline.
-func (t *timeoutConn) Read(p []byte) (int, error) {
+// readDeadline returns the deadline of a read starting now: the idle or
+// connect deadline, whichever comes first; zero for none.
+func (t *timeoutConn) readDeadline() time.Time {
 	var d time.Time
 	if cd := t.connectDeadline.Load(); cd != 0 {
 		d = time.Unix(0, cd)
@@ -534,7 +557,16 @@ func (t *timeoutConn) Read(p []byte) (int, error) {
 			d = id
 		}
 	}
-	if !d.IsZero() {
+	return d
+}
+
+// Read reads from the connection under the idle (or connect) deadline.
+func (t *timeoutConn) Read(p []byte) (int, error) {
+	if err := t.readErr; err != nil {
+		t.readErr = nil
+		return 0, err
+	}
+	if d := t.readDeadline(); !d.IsZero() {
 		if err := t.Conn.SetReadDeadline(d); err != nil {
 			return 0, err
 		}

@@ -107,6 +107,9 @@ type ServerConn struct {
 	// timeout).
 	onConnect func()
 
+	// park lets the handler park (Park); nil when the connection cannot.
+	park *parker
+
 	mu         sync.Mutex // guards the fields below
 	connReq    *ConnectRequest
 	connAMF3   bool // connect arrived as type 17
@@ -496,7 +499,40 @@ func (c *ServerConn) RejectConnect(code, description string) error {
 // An error ends the conn: the application should Close it and report the
 // error as the reason. io.EOF means the client closed the connection
 // between messages.
-func (c *ServerConn) ReadMessage() (*Message, error) {
+func (c *ServerConn) ReadMessage() (*Message, error) { return c.readMessage(nil) }
+
+// ReadOrPark is ReadMessage that lets the handler's goroutine end while the
+// connection waits for its peer: a connection that mostly waits, a
+// player's, then costs no goroutine stack, and thousands of them add up.
+//
+// When the connection has no input buffered (before a message, or after
+// the control messages it handles itself), ReadOrPark returns ErrParked,
+// which the handler must return at once, without touching the connection
+// again. When the peer sends data or closes, the idle timeout expires or
+// the connection is closed, resume is called on a new goroutine, which
+// owns the connection from then on: what resume returns ends the
+// connection as the handler's result would have, and resume may park
+// again (it returns ErrParked from its own ReadOrPark). The server's
+// context, timeouts, pings and close log apply throughout.
+//
+// It never parks, and is ReadMessage, when the connection is not served by
+// a [Server] or is not a plain TCP connection (RTMPS, a wrapper that
+// hides its socket, or a platform without the needed socket call). A
+// wrapper around the server's net.Conn must return the wrapped connection
+// from a NetConn method and must not buffer input.
+func (c *ServerConn) ReadOrPark(resume func() error) (*Message, error) {
+	if c.park == nil {
+		return c.readMessage(nil)
+	}
+	c.parkable = true
+	m, err := c.readMessage(resume)
+	if err != ErrParked {
+		c.parkable = false
+	}
+	return m, err
+}
+
+func (c *ServerConn) readMessage(resume func() error) (*Message, error) {
 	c.mu.Lock()
 	ok := c.connected
 	c.mu.Unlock()
@@ -509,6 +545,12 @@ func (c *ServerConn) ReadMessage() (*Message, error) {
 	for {
 		m, err := c.readNext()
 		if err != nil {
+			if err == errParkNow {
+				// From here on the conn is the waiting goroutine's.
+				c.parkable = false
+				go c.park.wait(resume)
+				return nil, ErrParked
+			}
 			return nil, err
 		}
 		out := &c.msg

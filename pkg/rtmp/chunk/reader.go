@@ -121,6 +121,11 @@ func (r *Reader) ChunkSize() uint32 { return r.chunkSize }
 // counted. The count is what an RTMP Acknowledgement reports.
 func (r *Reader) BytesRead() uint64 { return r.nread - uint64(r.w-r.r) }
 
+// Idle reports whether the Reader holds no input it has not parsed and no
+// read error still to report: its next ReadMessage starts by reading from
+// its source (a message may be partly received).
+func (r *Reader) Idle() bool { return r.r == r.w && r.rerr == nil }
+
 // ReadMessage reads chunks until a message is complete and stores it in m.
 // m.Payload aliases memory owned by the Reader and is valid only until the
 // next call to ReadMessage; use [Message.Clone] to keep it.

@@ -1,0 +1,207 @@
+package rtmp_test
+
+import (
+	"context"
+	"net"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tributary-media/tributary/pkg/rtmp"
+)
+
+// parkingServer serves connections with a handler that parks between
+// messages (ReadOrPark). It accepts every publish and play, counts the
+// messages it handled, and panics on a play of the stream "panic".
+type parkingServer struct {
+	handled atomic.Int64 // messages handled
+}
+
+func (p *parkingServer) handle(ctx context.Context, c *rtmp.ServerConn) error {
+	if _, err := c.ReadConnect(); err != nil {
+		return err
+	}
+	if err := c.AcceptConnect(nil); err != nil {
+		return err
+	}
+	l := &parkedLoop{p: p, c: c}
+	l.resume = l.serveParked
+	return l.serveParked()
+}
+
+type parkedLoop struct {
+	p      *parkingServer
+	c      *rtmp.ServerConn
+	resume func() error
+}
+
+func (l *parkedLoop) serveParked() error {
+	for {
+		m, err := l.c.ReadOrPark(l.resume)
+		if err != nil {
+			return err
+		}
+		l.p.handled.Add(1)
+		switch m.Kind {
+		case rtmp.KindPublish:
+			err = l.c.AcceptPublish(m.Publish)
+		case rtmp.KindPlay:
+			if m.Play.Name == "panic" {
+				panic("play of panic")
+			}
+			err = l.c.AcceptPlay(m.Play)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// goroutinesIn counts the goroutines whose stack contains fn.
+func goroutinesIn(fn string) int {
+	buf := make([]byte, 1<<22)
+	buf = buf[:runtime.Stack(buf, true)]
+	n := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, fn) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestReadOrParkHoldsNoHandlerGoroutine checks that players parked between
+// messages hold no goroutine running the handler, only a waiting one each,
+// and that every command they send later is still answered.
+func TestReadOrParkHoldsNoHandlerGoroutine(t *testing.T) {
+	ps := &parkingServer{}
+	addr := startServer(t, &rtmp.Server{Handler: ps.handle, PingInterval: -1})
+	const players = 20
+	for range players {
+		dialPlay(t, "rtmp://"+addr+"/live/idle", rtmp.ClientConfig{})
+	}
+	// and peers that only connected
+	peers := make([]*rawPeer, 5)
+	for i := range peers {
+		peers[i] = dialRaw(t, addr)
+		peers[i].connect()
+	}
+	parked := players + len(peers)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		handlers, waiting := goroutinesIn("serveParked"), goroutinesIn("(*parker).wait")
+		if handlers == 0 && waiting == parked {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines in the handler and %d parked, want 0 and %d", handlers, waiting, parked)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Parked connections resume: each creates a stream, twice.
+	for range 2 {
+		for _, p := range peers {
+			if id := p.createStream(); id == 0 {
+				t.Fatal("createStream on a parked connection returned stream 0")
+			}
+		}
+	}
+}
+
+// TestReadOrParkEnds checks the ends of a parked connection: the idle
+// timeout expires while it is parked (reported as an idle timeout), the
+// peer closes, a panic in the resumed handler closes that connection
+// only, and the server's shutdown closes parked connections and returns.
+func TestReadOrParkEnds(t *testing.T) {
+	ps := &parkingServer{}
+	infos := make(chan rtmp.CloseInfo, 8)
+	logs := &logBuffer{}
+	const idle = 400 * time.Millisecond
+	addr := startServer(t, &rtmp.Server{Handler: ps.handle, PingInterval: -1, IdleTimeout: idle,
+		Logger: logs.logger(), ShutdownGrace: 100 * time.Millisecond,
+		OnClose: func(info rtmp.CloseInfo) bool { infos <- info; return true }})
+	next := func() rtmp.CloseInfo {
+		t.Helper()
+		select {
+		case info := <-infos:
+			return info
+		case <-time.After(10 * time.Second):
+			t.Fatal("OnClose not called")
+		}
+		return rtmp.CloseInfo{}
+	}
+
+	// Idle timeout while parked.
+	p := dialRaw(t, addr)
+	p.connect()
+	start := time.Now()
+	expectClosed(t, p.nc, 5*time.Second)
+	if d := time.Since(start); d < idle-50*time.Millisecond {
+		t.Fatalf("closed %v after connecting, before the idle timeout %v", d, idle)
+	}
+	if info := next(); info.Timeout != rtmp.TimeoutIdle || !info.Connected {
+		t.Fatalf("CloseInfo = %+v, want an idle timeout", info)
+	}
+
+	// The peer closes while parked.
+	p = dialRaw(t, addr)
+	p.connect()
+	p.nc.Close()
+	if info := next(); info.Timeout != rtmp.NoTimeout || !strings.Contains(info.Reason, "closed by the peer") {
+		t.Fatalf("CloseInfo = %+v, want closed by the peer", info)
+	}
+
+	// A panic in the resumed handler ends that connection only.
+	healthy := dialRaw(t, addr)
+	healthy.connect()
+	ctx := testCtx(t)
+	bad, err := rtmp.Dial(ctx, "rtmp://"+addr+"/live", rtmp.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bad.Close()
+	if err := bad.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := bad.Play(pctx, "panic"); err == nil {
+		t.Fatal("play of panic succeeded")
+	}
+	if info := next(); !strings.Contains(info.Reason, "panic") {
+		t.Fatalf("CloseInfo = %+v, want a handler panic", info)
+	}
+	logs.waitLog(t, 5*time.Second, "handler panic")
+	if id := healthy.createStream(); id == 0 {
+		t.Fatal("the other connection stopped working after the panic")
+	}
+
+	// The server shuts down with a parked connection: it is closed once
+	// the shutdown grace has passed, and Serve returns.
+	srv := &rtmp.Server{Handler: ps.handle, PingInterval: -1, ShutdownGrace: 100 * time.Millisecond,
+		Logger: logs.logger()}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(sctx, ln) }()
+	p = dialRaw(t, ln.Addr().String())
+	p.connect()
+	for goroutinesIn("(*parker).wait") < 2 { // healthy's and p's
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return with a parked connection")
+	}
+	expectClosed(t, p.nc, 5*time.Second)
+}
