@@ -69,17 +69,42 @@
 //
 // # Concurrency
 //
-// Exactly one goroutine reads a conn (ReadConnect/ReadMessage on a server
-// conn, Connect/Play/ReadMessage on a playing client conn). Any goroutine
+// Exactly one goroutine reads a conn at a time (ReadConnect/ReadMessage on
+// a server conn, Connect/Play/ReadMessage on a playing client conn; a
+// parked handler hands the conn to the goroutine that resumes it). Any goroutine
 // may write: writes are serialized inside, each one is flushed before the
 // call returns, and the first write error ends the conn and is returned by
 // every later write. Housekeeping writes (acknowledgements, ping answers,
 // replies) are made from the reading goroutine under the same lock.
 // Constructors start no goroutines: Server.Serve runs one goroutine per
-// connection (plus one for pings), and a publishing ClientConn runs one
+// connection (or none while its handler is parked; pings use a timer), and a publishing ClientConn runs one
 // reading goroutine from Publish until Close, which waits for it. Close
 // may be called from any goroutine, also while another one is blocked in
 // ReadMessage: the blocked call returns with an error.
+//
+// # Parking
+//
+// A server handler that mostly waits (a player's connection only sends
+// acknowledgements and the odd command) can read with ReadOrPark instead
+// of ReadMessage: when no input is buffered it returns ErrParked, the
+// handler returns that, and its goroutine ends; a goroutine with a short
+// call chain (a 2 KiB stack) waits for the socket to be readable and calls
+// the resume function the handler passed, which continues the loop and may
+// park again. Thousands of waiting connections then hold no handler stack
+// and no input buffer. Connections that are not plain TCP under a Server
+// (RTMPS) never park.
+//
+//	var loop func() error
+//	loop = func() error {
+//		for {
+//			m, err := c.ReadOrPark(loop)
+//			if err != nil {
+//				return err // rtmp.ErrParked included
+//			}
+//			// handle m
+//		}
+//	}
+//	return loop()
 //
 // ServerConn and ClientConn made over an io.ReadWriter leave deadlines to
 // the caller; Server sets them on the connections it accepts, and a

@@ -546,7 +546,9 @@ func (c *ServerConn) readMessage(resume func() error) (*Message, error) {
 		m, err := c.readNext()
 		if err != nil {
 			if err == errParkNow {
-				// From here on the conn is the waiting goroutine's.
+				// A parked conn holds no input buffer. From here on the
+				// conn is the waiting goroutine's.
+				c.r.Release()
 				c.parkable = false
 				go c.park.wait(resume)
 				return nil, ErrParked

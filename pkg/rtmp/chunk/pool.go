@@ -23,3 +23,10 @@ func getBuf() *ioBuf { return bufPool.Get().(*ioBuf) }
 
 // putBuf returns b to the pool; the caller must hold no reference to it.
 func putBuf(b *ioBuf) { bufPool.Put(b) }
+
+// smallBuf is a Reader's small input buffer.
+type smallBuf [smallReadBufSize]byte
+
+// smallPool holds the small input buffers of Readers that released theirs
+// while idle (Reader.Release).
+var smallPool = sync.Pool{New: func() any { return new(smallBuf) }}

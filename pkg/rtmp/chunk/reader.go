@@ -74,8 +74,8 @@ type Reader struct {
 	buf  []byte // input buffer, small or big[:]; buf[r:w] is read but not yet parsed
 	r, w int
 
-	small []byte // the small input buffer, kept for the Reader's life
-	big   *ioBuf // the pooled large input buffer while in use, else nil
+	small *smallBuf // the small input buffer; nil after Release until the next read
+	big   *ioBuf    // the pooled large input buffer while in use, else nil
 	// lastFull reports that the last read from src filled the space it
 	// was given: more is probably waiting.
 	lastFull bool
@@ -100,10 +100,10 @@ type Reader struct {
 // the default chunk size of 128. The Reader buffers its input, so r must not
 // be read by anyone else afterwards.
 func NewReader(r io.Reader, cfg Config) *Reader {
-	small := make([]byte, smallReadBufSize)
+	small := new(smallBuf)
 	return &Reader{
 		src:       r,
-		buf:       small,
+		buf:       small[:],
 		small:     small,
 		chunkSize: DefaultChunkSize,
 		lim:       cfg.limits(),
@@ -125,6 +125,38 @@ func (r *Reader) BytesRead() uint64 { return r.nread - uint64(r.w-r.r) }
 // read error still to report: its next ReadMessage starts by reading from
 // its source (a message may be partly received).
 func (r *Reader) Idle() bool { return r.r == r.w && r.rerr == nil }
+
+// Release gives back the Reader's input buffers, and the payload buffers
+// kept for reuse by chunk streams with no message in progress, when the
+// Reader is Idle: a connection that waits for a long time then holds none.
+// The next ReadMessage takes an input buffer again. It does nothing when
+// the Reader is not idle.
+func (r *Reader) Release() {
+	if !r.Idle() {
+		return
+	}
+	if r.big != nil {
+		putBuf(r.big)
+		r.big = nil
+	}
+	if r.small != nil {
+		smallPool.Put(r.small)
+		r.small = nil
+	}
+	r.buf, r.r, r.w = nil, 0, 0
+	release := func(st *stream) {
+		if st != nil && !st.active && st.buf != nil {
+			r.held -= cap(st.buf)
+			st.buf = nil
+		}
+	}
+	for _, st := range r.low {
+		release(st)
+	}
+	for _, st := range r.high {
+		release(st)
+	}
+}
 
 // ReadMessage reads chunks until a message is complete and stores it in m.
 // m.Payload aliases memory owned by the Reader and is valid only until the
@@ -432,12 +464,18 @@ func (r *Reader) grow(st *stream, k int) {
 // again after a read that came back short. The fewer than n unparsed bytes
 // move to the start of the chosen buffer.
 func (r *Reader) fill(n int) error {
+	if r.small == nil {
+		r.small = smallPool.Get().(*smallBuf)
+		if r.big == nil {
+			r.buf = r.small[:]
+		}
+	}
 	switch {
 	case r.big == nil && r.lastFull && r.rerr == nil:
 		r.big = getBuf()
 		r.compact(r.big[:])
 	case r.big != nil && !r.lastFull:
-		r.compact(r.small)
+		r.compact(r.small[:])
 		putBuf(r.big)
 		r.big = nil
 	case r.r > 0:

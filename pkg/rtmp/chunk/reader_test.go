@@ -300,3 +300,59 @@ func TestReaderExtendedHeuristic(t *testing.T) {
 		})
 	}
 }
+
+// segments returns one segment per Read, as a socket returns what has
+// arrived.
+type segments [][]byte
+
+func (s *segments) Read(p []byte) (int, error) {
+	if len(*s) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, (*s)[0])
+	if (*s)[0] = (*s)[0][n:]; len((*s)[0]) == 0 {
+		*s = (*s)[1:]
+	}
+	return n, nil
+}
+
+// TestReaderRelease checks that an idle Reader gives back its buffers and
+// reads on correctly, keeping the payload of a message still in progress
+// on another chunk stream.
+func TestReaderRelease(t *testing.T) {
+	fmt0 := func(csid byte, length int, typ byte) []byte {
+		return []byte{csid, 0, 0, 0, 0, byte(length >> 8), byte(length), typ, 1, 0, 0, 0}
+	}
+	long := bytes.Repeat([]byte("0123456789abcdef"), 19)[:300] // 3 chunks of 128, 128, 44
+	short := []byte("short msg")
+	var seg1, seg2 []byte
+	seg1 = append(append(seg1, fmt0(4, len(long), 9)...), long[:128]...)
+	seg1 = append(append(seg1, fmt0(3, len(short), 20)...), short...)
+	seg2 = append(append(seg2, 0xc4), long[128:256]...)
+	seg2 = append(append(seg2, 0xc4), long[256:]...)
+	seg3 := append(fmt0(3, len(short), 20), short...)
+	src := &segments{seg1, seg2, seg3}
+	r := chunk.NewReader(src, chunk.Config{})
+	var m chunk.Message
+	if err := r.ReadMessage(&m); err != nil || !bytes.Equal(m.Payload, short) {
+		t.Fatalf("first message %q, %v; want %q", m.Payload, err, short)
+	}
+	if !r.Idle() {
+		t.Fatal("Reader not idle after its input was parsed")
+	}
+	r.Release()
+	if err := r.ReadMessage(&m); err != nil || m.CSID != 4 || !bytes.Equal(m.Payload, long) {
+		t.Fatalf("message in progress at Release: csid %d %q, %v; want csid 4 %q", m.CSID, m.Payload, err, long)
+	}
+	r.Release()
+	r.Release()
+	if err := r.ReadMessage(&m); err != nil || !bytes.Equal(m.Payload, short) {
+		t.Fatalf("message after Release %q, %v; want %q", m.Payload, err, short)
+	}
+	if err := r.ReadMessage(&m); err != io.EOF {
+		t.Fatalf("after the last message: %v, want io.EOF", err)
+	}
+	if r.Idle() {
+		t.Fatal("Reader idle with an error to report")
+	}
+}
