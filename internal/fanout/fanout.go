@@ -16,12 +16,12 @@
 //     (bounded in bytes), so a joining player starts at once on a keyframe.
 //   - Each player has a bounded queue that the writer appends to under a
 //     short lock and never waits on. A player has no goroutine of its
-//     own: a few writer goroutines per hub (one per CPU) write out the
-//     queues of the players that have frames waiting, one player at a
-//     time. A writer stuck on a player whose connection does not take
-//     more is replaced after stuckWriterCheck, so a stuck player never
-//     holds up the others; thousands of players that keep up cost no
-//     goroutine stacks. Past the soft bound (bytes or
+//     own: writer goroutines, started while players have frames waiting
+//     (at most writersPerCPU per CPU), write out their queues one player
+//     at a time. A write that blocks on a player whose connection takes no
+//     more holds one writer while the others go on; when all are blocked,
+//     another is started after stuckWriterCheck. Thousands of players
+//     that keep up cost no goroutine stacks. Past the soft bound (bytes or
 //     messages) the player's queued media is dropped and it skips media
 //     until the next keyframe; metadata, sequence headers and stream events
 //     are always kept. A player that has not caught up with its queue for
@@ -323,10 +323,17 @@ type Hub struct {
 // ones are blocked on connections that take no more.
 const stuckWriterCheck = 2 * time.Millisecond
 
+// writersPerCPU is how many writers a hub starts per CPU before it waits
+// for one to finish. Writers run one at a time per CPU; the others stand
+// in for the ones blocked in a write to a player that is behind (near a
+// server's limit many are), so that the CPU never idles while players
+// wait. Writers exist only while players have frames waiting.
+const writersPerCPU = 32
+
 func New(cfg Config) *Hub {
 	cfg = cfg.withDefaults()
 	return &Hub{cfg: cfg, log: cfg.Logger, streams: make(map[string]*stream),
-		maxWriters: max(runtime.GOMAXPROCS(0), 1)}
+		maxWriters: max(runtime.GOMAXPROCS(0), 1) * writersPerCPU}
 }
 
 // schedule queues pl for a writer, starting one when fewer than
