@@ -187,7 +187,7 @@ func (e *Edge) open(ctx context.Context, c *rtmp.ServerConn) (*session, error) {
 	cspan.SetAttributes(keyStatusCode.String(rtmp.CodeConnectSuccess))
 	cspan.End()
 	s := &session{e: e, conn: c, log: log, base: base, app: req.App, ctx: ctx,
-		pubs: make(map[uint32]*publication), plays: make(map[uint32]*playback)}
+		plays: make(map[uint32]*playback)}
 	s.resume = s.serve
 	s.stop = context.AfterFunc(ctx, s.shutdown)
 	return s, nil
@@ -354,10 +354,7 @@ func (s *session) publish(ctx context.Context, req *rtmp.PublishRequest) error {
 	secret := e.cfg.Auth.SecretName(s.app, auth.Publish)
 	ctx, span := e.tr.Start(ctx, spanPublish, trace.WithAttributes(
 		append(streamAttrs(key, secret), keyPublishType.String(req.Type))...))
-	log := spanLogger(s.base, span).With("msid", req.StreamID)
-	if !secret {
-		log = log.With("stream", key.String())
-	}
+	log := streamLogger(spanLogger(s.base, span), req.StreamID, key, secret)
 	// reject refuses the publish; failed says the edge could not serve it
 	// (rather than the request being refused).
 	reject := func(code, desc, reason string, failed bool) error {
@@ -490,6 +487,9 @@ func (s *session) publish(ctx context.Context, req *rtmp.PublishRequest) error {
 			s.conn.SendStatus(req.StreamID, rtmp.LevelError, code, desc)
 		}
 	}()
+	if s.pubs == nil { // most sessions are players'
+		s.pubs = make(map[uint32]*publication)
+	}
 	s.pubs[req.StreamID] = p
 	e.mu.Lock()
 	e.pubs[p] = struct{}{}
@@ -580,10 +580,7 @@ func (s *session) play(ctx context.Context, req *rtmp.PlayRequest) error {
 	// A name that may be a secret (a stream key) is named once authorized.
 	secret := e.cfg.Auth.SecretName(s.app, auth.Play)
 	ctx, span := e.tr.Start(ctx, spanPlay, trace.WithAttributes(streamAttrs(key, secret)...))
-	log := spanLogger(s.base, span).With("msid", req.StreamID)
-	if !secret {
-		log = log.With("stream", key.String())
-	}
+	log := streamLogger(spanLogger(s.base, span), req.StreamID, key, secret)
 	reject := func(code, desc, reason string) error {
 		e.counter.playsRejected.Add(1)
 		log.Info("play rejected", "reason", reason)
@@ -661,6 +658,16 @@ func (s *session) playEnded(err error, pl *fanout.Player, r *relay, span trace.S
 		span.SetAttributes(keyEndReason.String(err.Error()))
 		log.Info("play ended", append(attrs, "reason", err.Error())...)
 	}
+}
+
+// streamLogger returns log with the message stream id and, unless the
+// name is a secret still to be resolved, the stream (one logger clone: a
+// player's loggers are a good part of its memory).
+func streamLogger(log *slog.Logger, msid uint32, key StreamKey, secret bool) *slog.Logger {
+	if secret {
+		return log.With("msid", msid)
+	}
+	return log.With("msid", msid, "stream", key.String())
 }
 
 // stopPlay ends the playback on message stream id, if any.

@@ -39,9 +39,11 @@ const defaultMaxCommandSize = 64 << 10
 // goroutine. The write side is guarded by wmu; housekeeping writes from the
 // read side take it too.
 type core struct {
-	rw    io.ReadWriter
-	log   *slog.Logger
-	start time.Time
+	rw  io.ReadWriter
+	log *slog.Logger
+	// logRemote, when set, is logged as "remote" with the conn's logs.
+	logRemote string
+	start     time.Time
 
 	// read side
 	r       *chunk.Reader
@@ -95,6 +97,15 @@ func newCore(rw io.ReadWriter, log *slog.Logger, ccfg chunk.Config, ad amf.Decod
 
 // fail records err as the reason the conn ended (the first one wins) and
 // closes the transport, which unblocks a reader and writers.
+// debug logs msg with err at debug level.
+func (c *core) debug(msg string, err error) {
+	if c.logRemote != "" {
+		c.log.Debug(msg, "remote", c.logRemote, "err", err)
+		return
+	}
+	c.log.Debug(msg, "err", err)
+}
+
 func (c *core) fail(err error) error {
 	c.errMu.Lock()
 	if c.err == nil {
@@ -205,7 +216,7 @@ func (c *core) readNext() (*chunk.Message, error) {
 				return nil
 			})
 			if err != nil {
-				c.log.Debug("rtmp: malformed aggregate message", "err", err)
+				c.debug("rtmp: malformed aggregate message", err)
 			}
 			continue
 		case message.TypeCommandAMF0, message.TypeCommandAMF3,

@@ -243,8 +243,9 @@ func (s *Server) newConn(nc net.Conn) (*ServerConn, *timeoutConn) {
 	if cfg.Logger == nil {
 		cfg.Logger = s.logger()
 	}
-	cfg.Logger = cfg.Logger.With("remote", nc.RemoteAddr().String())
 	sc := NewServerConn(tc, cfg)
+	// The conn's few logs name the peer; no logger clone per conn.
+	sc.logRemote = nc.RemoteAddr().String()
 	sc.onConnect = func() { tc.setConnectDeadline(time.Time{}) }
 	sc.park = newParker(sc, tc)
 	return sc, tc

@@ -578,7 +578,7 @@ func (c *ServerConn) readMessage(resume func() error) (*Message, error) {
 			// body starts at the name (a string), so the AMF3 form decodes
 			// without its format byte.
 			if derr := d.Unmarshal(body); derr != nil {
-				c.log.Debug("rtmp: ignoring malformed data message", "err", derr)
+				c.debug("rtmp: ignoring malformed data message", derr)
 				continue
 			}
 			*out = Message{Kind: KindData, StreamID: id, Timestamp: m.Timestamp, Payload: body, Data: d}
@@ -587,7 +587,7 @@ func (c *ServerConn) readMessage(resume func() error) (*Message, error) {
 			cmd, err := c.decodeCommand(m)
 			if err != nil {
 				if errors.Is(err, message.ErrMalformed) {
-					c.log.Debug("rtmp: ignoring malformed command", "err", err)
+					c.debug("rtmp: ignoring malformed command", err)
 					continue
 				}
 				return nil, c.fail(err)
