@@ -42,7 +42,7 @@ func (u connMemUsage) total() float64 { return u.heap + u.stack }
 // tear down connMemPlayers players.
 //
 // Sub-benchmarks: "player" uses the Server's defaults; "player-no-ping"
-// disables pings (no ping goroutine per connection); "bare-tcp" is the
+// disables pings; "player-parked" reads with ReadOrPark; "bare-tcp" is the
 // floor to compare with, an accepted loopback socket read by a goroutine
 // blocked in Read, plus the client's socket.
 func BenchmarkConnMemory(b *testing.B) {
@@ -50,8 +50,9 @@ func BenchmarkConnMemory(b *testing.B) {
 		name    string
 		measure func(*testing.B) connMemUsage
 	}{
-		{"player", func(b *testing.B) connMemUsage { return measurePlayers(b, connMemPlayers, 0) }},
-		{"player-no-ping", func(b *testing.B) connMemUsage { return measurePlayers(b, connMemPlayers, -1) }},
+		{"player", func(b *testing.B) connMemUsage { return measurePlayers(b, connMemPlayers, 0, false) }},
+		{"player-no-ping", func(b *testing.B) connMemUsage { return measurePlayers(b, connMemPlayers, -1, false) }},
+		{"player-parked", func(b *testing.B) connMemUsage { return measurePlayers(b, connMemPlayers, 0, true) }},
 		{"bare-tcp", func(b *testing.B) connMemUsage { return measureBareTCP(b, connMemPlayers) }},
 	} {
 		b.Run(c.name, func(b *testing.B) {
@@ -82,12 +83,26 @@ func TestConnMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("opens hundreds of connections")
 	}
-	u := measurePlayers(t, 200, 0)
+	u := measurePlayers(t, 200, 0, false)
 	t.Logf("per idle player: %.0f B heap, %.0f B goroutine stacks", u.heap, u.stack)
 	if u.heap > maxPlayerHeap {
 		t.Errorf("an idle player holds %.0f B of heap, want at most %d", u.heap, maxPlayerHeap)
 	}
+	// A parked handler leaves only a waiting goroutine with a short call
+	// chain (the runtime's smallest stack, 2 KiB), and no input buffer.
+	p := measurePlayers(t, 200, 0, true)
+	t.Logf("per parked player: %.0f B heap, %.0f B goroutine stacks", p.heap, p.stack)
+	if p.stack > maxParkedStack {
+		t.Errorf("a parked player holds %.0f B of goroutine stacks, want at most %d", p.stack, maxParkedStack)
+	}
+	if p.heap > u.heap-512 {
+		t.Errorf("a parked player holds %.0f B of heap, want at least 512 B less than a reading one (%.0f B)", p.heap, u.heap)
+	}
 }
+
+// maxParkedStack bounds the goroutine stack a parked player holds: 2 KiB
+// expected, a handler's 8 KiB stack fails it.
+const maxParkedStack = 4 << 10
 
 // memInUse returns HeapInuse and StackInuse after two collections (the
 // second one also empties sync.Pool victim caches).
@@ -130,8 +145,8 @@ func playerScript(tb testing.TB) []byte {
 
 // measurePlayers runs a Server with the given PingInterval, connects n
 // players to it and returns the memory held per player once all of them
-// are idle.
-func measurePlayers(b testing.TB, n int, pingInterval time.Duration) connMemUsage {
+// are idle. With park, the handler reads with ReadOrPark.
+func measurePlayers(b testing.TB, n int, pingInterval time.Duration, park bool) connMemUsage {
 	b.Helper()
 	meta := []byte{0x02, 0x00, 0x0A, 'o', 'n', 'M', 'e', 't', 'a', 'D', 'a', 't', 'a', 0x08, 0, 0, 0, 0, 0, 0, 9}
 	key, inter := videoFrame(0, true, 16<<10), videoFrame(1, false, 2<<10)
@@ -146,33 +161,46 @@ func measurePlayers(b testing.TB, n int, pingInterval time.Duration) connMemUsag
 			return err
 		}
 		signalled := false
-		for {
-			m, err := c.ReadMessage()
-			if err != nil {
-				if !signalled {
-					ready <- err
+		var loop func() error
+		loop = func() error {
+			for {
+				var m *rtmp.Message
+				var err error
+				if park {
+					m, err = c.ReadOrPark(loop)
+					if err == rtmp.ErrParked {
+						return err
+					}
+				} else {
+					m, err = c.ReadMessage()
 				}
-				return err
-			}
-			if m.Kind != rtmp.KindPlay {
-				continue
-			}
-			err = firstErr(
-				func() error { return c.AcceptPlay(m.Play) },
-				func() error { return c.WriteData(1, 0, meta) },
-				func() error { return c.WriteVideo(1, 0, avcSeqHeader) },
-				func() error { return c.WriteAudio(1, 0, aacSeqHeader) },
-				func() error { return c.WriteVideo(1, 0, key) },
-			)
-			for i := 1; err == nil && i < 5; i++ {
+				if err != nil {
+					if !signalled {
+						ready <- err
+					}
+					return err
+				}
+				if m.Kind != rtmp.KindPlay {
+					continue
+				}
 				err = firstErr(
-					func() error { return c.WriteAudio(1, uint32(i*40), audioFrame(i)) },
-					func() error { return c.WriteVideo(1, uint32(i*40), inter) },
+					func() error { return c.AcceptPlay(m.Play) },
+					func() error { return c.WriteData(1, 0, meta) },
+					func() error { return c.WriteVideo(1, 0, avcSeqHeader) },
+					func() error { return c.WriteAudio(1, 0, aacSeqHeader) },
+					func() error { return c.WriteVideo(1, 0, key) },
 				)
+				for i := 1; err == nil && i < 5; i++ {
+					err = firstErr(
+						func() error { return c.WriteAudio(1, uint32(i*40), audioFrame(i)) },
+						func() error { return c.WriteVideo(1, uint32(i*40), inter) },
+					)
+				}
+				signalled = true
+				ready <- err
 			}
-			signalled = true
-			ready <- err
 		}
+		return loop()
 	}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
