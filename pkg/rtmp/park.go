@@ -3,7 +3,6 @@ package rtmp
 import (
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"syscall"
@@ -100,10 +99,6 @@ func (p *parker) resumed(resume func() error) {
 // runParked calls f, turning a panic into an error, as runHandler does for
 // the handler.
 func runParked(f func() error) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: %v", errHandlerPanic, r)
-		}
-	}()
+	defer recoverHandler(&err)
 	return f()
 }

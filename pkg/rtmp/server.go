@@ -183,7 +183,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		mu.Unlock()
 		wg.Add(1)
 		// release runs when the connection has ended: on this goroutine,
-		// or on the last one of a parked handler (ServerConn.Park).
+		// or on the last one of a parked handler (ServerConn.ReadOrPark).
 		release := func() {
 			mu.Lock()
 			delete(conns, sc)
@@ -253,7 +253,7 @@ func (s *Server) newConn(nc net.Conn) (*ServerConn, *timeoutConn) {
 
 // serveConn runs the handshake, the ping loop and the handler for one
 // connection, ends it and calls release. A handler that parked
-// (ServerConn.Park) ends it later, from the goroutine it resumed on.
+// (ServerConn.ReadOrPark) ends it later, from the goroutine it resumed on.
 func (s *Server) serveConn(ctx context.Context, sc *ServerConn, tc *timeoutConn, log *slog.Logger, release func()) {
 	start := time.Now()
 	stopPings := func() {}
@@ -433,12 +433,16 @@ func classifyClose(reason error, phase connPhase) (slog.Level, string) {
 // runHandler calls the handler, turning a panic into an error so that one
 // connection cannot take the server down.
 func (s *Server) runHandler(ctx context.Context, sc *ServerConn) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: %v", errHandlerPanic, p)
-		}
-	}()
+	defer recoverHandler(&err)
 	return s.Handler(ctx, sc)
+}
+
+// recoverHandler, deferred, turns a panic of a handler into the error
+// *err.
+func recoverHandler(err *error) {
+	if p := recover(); p != nil {
+		*err = fmt.Errorf("%w: %v", errHandlerPanic, p)
+	}
 }
 
 func (s *Server) pingInterval() time.Duration {
