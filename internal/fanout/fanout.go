@@ -360,24 +360,26 @@ func (h *Hub) schedule(pl *Player) {
 // write is a writer goroutine: it writes out the queued players, one at a
 // time, and ends when none is left.
 func (h *Hub) write() {
-	for {
-		h.runMu.Lock()
-		if h.runHead == len(h.runq) {
-			clear(h.runq)
-			h.runq, h.runHead = h.runq[:0], 0
-			h.writers--
-			h.runMu.Unlock()
-			return
-		}
+	h.runMu.Lock()
+	for h.runHead < len(h.runq) {
 		pl := h.runq[h.runHead]
 		h.runq[h.runHead] = nil
 		h.runHead++
+		if h.runHead > 64 && h.runHead*2 > len(h.runq) {
+			// Under steady load the queue may never empty: reuse the
+			// array's front.
+			n := copy(h.runq, h.runq[h.runHead:])
+			clear(h.runq[n:])
+			h.runq, h.runHead = h.runq[:n], 0
+		}
 		h.runMu.Unlock()
 		pl.drain()
 		h.runMu.Lock()
 		h.written++
-		h.runMu.Unlock()
 	}
+	h.runq, h.runHead = h.runq[:0], 0
+	h.writers--
+	h.runMu.Unlock()
 }
 
 // checkStuck starts another writer when players waited a whole
