@@ -371,10 +371,17 @@ func startServerB(t testing.TB, srv *rtmp.Server) string {
 
 func serveOn(t testing.TB, srv *rtmp.Server, ln net.Listener) string {
 	t.Helper()
+	t.Cleanup(serveUntil(t, srv, ln))
+	return ln.Addr().String()
+}
+
+// serveUntil runs srv on ln and returns stop, which shuts it down and
+// fails the test unless Serve returns without error within 10 s.
+func serveUntil(t testing.TB, srv *rtmp.Server, ln net.Listener) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
+	return func() {
 		cancel()
 		select {
 		case err := <-done:
@@ -384,8 +391,7 @@ func serveOn(t testing.TB, srv *rtmp.Server, ln net.Listener) string {
 		case <-time.After(10 * time.Second):
 			t.Errorf("Serve did not return after cancel")
 		}
-	})
-	return ln.Addr().String()
+	}
 }
 
 // startHub runs a Server with a hub handler and returns the address and

@@ -186,22 +186,12 @@ func TestReadOrParkEnds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(sctx, ln) }()
+	stop := serveUntil(t, srv, ln)
 	p = dialRaw(t, ln.Addr().String())
 	p.connect()
 	for goroutinesIn("(*parker).wait") < 2 { // healthy's and p's
 		time.Sleep(5 * time.Millisecond)
 	}
 	stop()
-	select {
-	case err := <-served:
-		if err != nil {
-			t.Fatalf("Serve: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve did not return with a parked connection")
-	}
 	expectClosed(t, p.nc, 5*time.Second)
 }
