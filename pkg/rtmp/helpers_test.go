@@ -413,8 +413,8 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-// dialPublish dials, connects and publishes.
-func dialPublish(t *testing.T, url string, cfg rtmp.ClientConfig) *rtmp.ClientConn {
+// dialConnect dials and connects; the conn is closed when the test ends.
+func dialConnect(t *testing.T, url string, cfg rtmp.ClientConfig) *rtmp.ClientConn {
 	t.Helper()
 	ctx := testCtx(t)
 	c, err := rtmp.Dial(ctx, url, cfg)
@@ -425,7 +425,14 @@ func dialPublish(t *testing.T, url string, cfg rtmp.ClientConfig) *rtmp.ClientCo
 	if err := c.Connect(ctx); err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
-	if err := c.Publish(ctx, ""); err != nil {
+	return c
+}
+
+// dialPublish dials, connects and publishes.
+func dialPublish(t *testing.T, url string, cfg rtmp.ClientConfig) *rtmp.ClientConn {
+	t.Helper()
+	c := dialConnect(t, url, cfg)
+	if err := c.Publish(testCtx(t), ""); err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
 	return c
@@ -433,16 +440,8 @@ func dialPublish(t *testing.T, url string, cfg rtmp.ClientConfig) *rtmp.ClientCo
 
 func dialPlay(t *testing.T, url string, cfg rtmp.ClientConfig) *rtmp.ClientConn {
 	t.Helper()
-	ctx := testCtx(t)
-	c, err := rtmp.Dial(ctx, url, cfg)
-	if err != nil {
-		t.Fatalf("Dial: %v", err)
-	}
-	t.Cleanup(func() { c.Close() })
-	if err := c.Connect(ctx); err != nil {
-		t.Fatalf("Connect: %v", err)
-	}
-	if err := c.Play(ctx, ""); err != nil {
+	c := dialConnect(t, url, cfg)
+	if err := c.Play(testCtx(t), ""); err != nil {
 		t.Fatalf("Play: %v", err)
 	}
 	return c

@@ -151,16 +151,8 @@ func TestReadOrParkEnds(t *testing.T) {
 	// A panic in the resumed handler ends that connection only.
 	healthy := dialRaw(t, addr)
 	healthy.connect()
-	ctx := testCtx(t)
-	bad, err := rtmp.Dial(ctx, "rtmp://"+addr+"/live", rtmp.ClientConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bad.Close()
-	if err := bad.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
-	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	bad := dialConnect(t, "rtmp://"+addr+"/live", rtmp.ClientConfig{})
+	pctx, cancel := context.WithTimeout(testCtx(t), 2*time.Second)
 	defer cancel()
 	if err := bad.Play(pctx, "panic"); err == nil {
 		t.Fatal("play of panic succeeded")
