@@ -57,12 +57,14 @@ type core struct {
 	// socket, which has input: the parked handler was just resumed.
 	parkable, woke bool
 	maxCmd         int
+	// park lets a Server's handler park (ServerConn.ReadOrPark); nil when
+	// the connection cannot.
+	park *parker
 
 	// write side
 	wmu     sync.Mutex
 	w       *chunk.Writer
 	tw      trackWriter
-	wbuf    []byte
 	ctl     [16]byte // payload scratch for control messages
 	ackMsg  message.Acknowledgement
 	pongMsg message.UserControl
@@ -128,11 +130,27 @@ func (c *core) closeTransport() error {
 	var err error
 	c.closeOnce.Do(func() {
 		close(c.closed)
+		// A connection parked where no goroutine watches its socket is
+		// resumed here, to read the close.
+		resume := c.park != nil && c.park.unpark()
 		if cl, ok := c.rw.(io.Closer); ok {
 			err = cl.Close()
 		}
+		if resume {
+			go c.park.resumed()
+		}
 	})
 	return err
+}
+
+// closingTransport reports whether closeTransport has been called.
+func (c *core) closingTransport() bool {
+	select {
+	case <-c.closed:
+		return true
+	default:
+		return false
+	}
 }
 
 // readNext returns the next message the layer above has to look at. It
@@ -387,13 +405,27 @@ func (c *core) writeTypedLocked(msg message.Message, streamID uint32) error {
 	if err := c.checkWriteLocked(); err != nil {
 		return err
 	}
-	cm, err := message.ToChunk(msg, streamID, 0, c.wbuf)
-	if err != nil {
-		return fmt.Errorf("rtmp: encode %T: %w", msg, err)
+	bp := encodeBufPool.Get().(*[]byte)
+	cm, err := message.ToChunk(msg, streamID, 0, *bp)
+	if err == nil {
+		err = c.writeRawLocked(&cm) // copies the payload
+		if cap(cm.Payload) <= maxPooledEncodeBuf {
+			*bp = cm.Payload[:0]
+		}
+	} else {
+		err = fmt.Errorf("rtmp: encode %T: %w", msg, err)
 	}
-	c.wbuf = cm.Payload[:0]
-	return c.writeRawLocked(&cm)
+	encodeBufPool.Put(bp)
+	return err
 }
+
+// encodeBufPool holds the buffers commands and control messages are
+// encoded in: a connection writes few of them, and keeping one per
+// connection would cost every idle connection its size.
+var encodeBufPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledEncodeBuf bounds the buffers encodeBufPool keeps.
+const maxPooledEncodeBuf = 64 << 10
 
 // writeCommandsLocked writes commands on streamID (as type 17 when amf3 is
 // set, else type 20) and flushes once. wmu is held.

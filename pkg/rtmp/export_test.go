@@ -22,3 +22,6 @@ var (
 	ErrProtocol     = errProtocol
 	ErrLimit        = errLimit
 )
+
+// ParkedInLot is lotSize.
+var ParkedInLot = lotSize

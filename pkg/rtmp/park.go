@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"time"
 )
 
 // ErrParked is returned by [ServerConn.ReadOrPark] when it parked the
@@ -24,6 +25,15 @@ type parker struct {
 	raw syscall.RawConn
 	// end finishes the connection with the handler's final result.
 	end func(reason error)
+	// resume is the handler's continuation while parked.
+	resume func() error
+
+	// Linux: the parking's id in the lot (0 when not parked there), its
+	// idle timer, and whether the socket joined the lot's epoll instance.
+	// The lot's mutex guards them.
+	id     uint64
+	timer  *time.Timer
+	joined bool
 }
 
 // newParker returns the parker of a connection, or nil when its socket
@@ -53,15 +63,14 @@ func newParker(sc *ServerConn, tc *timeoutConn) *parker {
 	return nil
 }
 
-// wait is the parked connection's goroutine. Its call chain is short while
-// it waits, so its stack stays at the smallest size; resume then runs on
-// it.
-func (p *parker) wait(resume func() error) {
-	if err := p.waitReadable(); err != nil {
-		p.timedOut(err)
+// wait parks on a goroutine of the connection's own. Its call chain is
+// short while it waits, so its stack stays at the smallest size; resume
+// then runs on it.
+func (p *parker) wait() {
+	if err := p.waitReadable(); errors.Is(err, os.ErrDeadlineExceeded) {
+		p.timedOut()
 	}
-	p.sc.woke = true
-	p.resumed(resume)
+	p.resumed()
 }
 
 // waitReadable waits until the socket has data or an end to read, under
@@ -76,20 +85,17 @@ func (p *parker) waitReadable() error {
 }
 
 // timedOut makes the next read of the connection fail with the error of
-// a read that hit the idle deadline; other errors (a closed connection)
-// the read finds by itself.
-func (p *parker) timedOut(err error) {
-	if !errors.Is(err, os.ErrDeadlineExceeded) {
-		return
-	}
+// a read that hit the idle deadline.
+func (p *parker) timedOut() {
 	p.tc.readErr = &net.OpError{Op: "read", Net: "tcp", Source: p.tc.LocalAddr(), Addr: p.tc.RemoteAddr(),
 		Err: os.ErrDeadlineExceeded}
 }
 
-// resumed runs resume and ends the connection with its result unless it
-// parked again.
-func (p *parker) resumed(resume func() error) {
-	err := runParked(resume)
+// resumed runs the handler's continuation, whose next read goes to the
+// socket, and ends the connection with its result unless it parked again.
+func (p *parker) resumed() {
+	p.sc.woke = true
+	err := runParked(p.resume)
 	if err == ErrParked {
 		return
 	}

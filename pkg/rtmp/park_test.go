@@ -47,6 +47,9 @@ func (l *parkedLoop) serveParked() error {
 				panic("play of panic")
 			}
 			err = l.c.AcceptPlay(m.Play)
+			if m.Play.Name == "close-later" {
+				time.AfterFunc(100*time.Millisecond, func() { l.c.Close() })
+			}
 		}
 		if err != nil {
 			return err
@@ -67,9 +70,16 @@ func goroutinesIn(fn string) int {
 	return n
 }
 
+// parkedNow counts the parked connections: those with a waiting goroutine
+// each and those in the lot (Linux), which have none.
+func parkedNow() (waiting, inLot int) {
+	return goroutinesIn("(*parker).wait"), rtmp.ParkedInLot()
+}
+
 // TestReadOrParkHoldsNoHandlerGoroutine checks that players parked between
-// messages hold no goroutine running the handler, only a waiting one each,
-// and that every command they send later is still answered.
+// messages hold no goroutine running the handler (on Linux no goroutine at
+// all, elsewhere a waiting one each), and that every command they send
+// later is still answered.
 func TestReadOrParkHoldsNoHandlerGoroutine(t *testing.T) {
 	ps := &parkingServer{}
 	addr := startServer(t, &rtmp.Server{Handler: ps.handle, PingInterval: -1})
@@ -86,12 +96,18 @@ func TestReadOrParkHoldsNoHandlerGoroutine(t *testing.T) {
 	parked := players + len(peers)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		handlers, waiting := goroutinesIn("serveParked"), goroutinesIn("(*parker).wait")
-		if handlers == 0 && waiting == parked {
+		handlers := goroutinesIn("serveParked")
+		waiting, inLot := parkedNow()
+		want := [2]int{parked, 0} // waiting, in the lot
+		if runtime.GOOS == "linux" {
+			want = [2]int{0, parked}
+		}
+		if handlers == 0 && [2]int{waiting, inLot} == want {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines in the handler and %d parked, want 0 and %d", handlers, waiting, parked)
+			t.Fatalf("%d goroutines in the handler, %d parked on a goroutine, %d in the lot; want 0, %d, %d",
+				handlers, waiting, inLot, want[0], want[1])
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -148,6 +164,29 @@ func TestReadOrParkEnds(t *testing.T) {
 		t.Fatalf("CloseInfo = %+v, want closed by the peer", info)
 	}
 
+	// The server closes a parked connection from another goroutine.
+	dropped := dialConnect(t, "rtmp://"+addr+"/live", rtmp.ClientConfig{})
+	if err := dropped.Play(testCtx(t), "close-later"); err != nil {
+		t.Fatal(err)
+	}
+	readErr := make(chan error, 1)
+	go func() {
+		for {
+			if _, err := dropped.ReadMessage(); err != nil {
+				readErr <- err
+				return
+			}
+		}
+	}()
+	select {
+	case <-readErr:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a parked connection closed by the server stayed open")
+	}
+	if info := next(); info.Timeout != rtmp.NoTimeout || strings.Contains(info.Reason, "panic") {
+		t.Fatalf("CloseInfo = %+v, want a close by the server", info)
+	}
+
 	// A panic in the resumed handler ends that connection only.
 	healthy := dialRaw(t, addr)
 	healthy.connect()
@@ -176,7 +215,10 @@ func TestReadOrParkEnds(t *testing.T) {
 	stop := serveUntil(t, srv, ln)
 	p = dialRaw(t, ln.Addr().String())
 	p.connect()
-	for goroutinesIn("(*parker).wait") < 2 { // healthy's and p's
+	for {
+		if waiting, inLot := parkedNow(); waiting+inLot >= 2 { // healthy's and p's
+			break
+		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	stop()

@@ -107,9 +107,6 @@ type ServerConn struct {
 	// timeout).
 	onConnect func()
 
-	// park lets the handler park (Park); nil when the connection cannot.
-	park *parker
-
 	mu         sync.Mutex // guards the fields below
 	connReq    *ConnectRequest
 	connAMF3   bool // connect arrived as type 17
@@ -550,7 +547,8 @@ func (c *ServerConn) readMessage(resume func() error) (*Message, error) {
 				// conn is the waiting goroutine's.
 				c.r.Release()
 				c.parkable = false
-				go c.park.wait(resume)
+				c.park.resume = resume
+				c.park.park() // the conn is no longer this goroutine's
 				return nil, ErrParked
 			}
 			return nil, err

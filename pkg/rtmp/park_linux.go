@@ -1,0 +1,188 @@
+//go:build linux
+
+package rtmp
+
+import (
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// On Linux a parked connection costs no goroutine: its socket joins an
+// epoll instance of the package's own (the lot), which the runtime's
+// poller watches for one goroutine. That goroutine starts the resumed
+// handlers. A connection whose socket cannot join (or a failed lot) parks
+// on a goroutine of its own, as on other platforms.
+
+// lot holds the parked connections.
+type lot struct {
+	ep     int // epoll instance; its events carry a parking's id
+	mu     sync.Mutex
+	next   uint64
+	parked map[uint64]*parker
+}
+
+var (
+	theLot     atomic.Pointer[lot]
+	theLotOnce sync.Once
+)
+
+// parkingLot returns the lot, or nil when Linux refused one.
+func parkingLot() *lot {
+	theLotOnce.Do(func() { theLot.Store(newLot()) })
+	return theLot.Load()
+}
+
+func newLot() *lot {
+	ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil
+	}
+	if err := syscall.SetNonblock(ep, true); err != nil {
+		syscall.Close(ep)
+		return nil
+	}
+	// A non-blocking descriptor makes a file the runtime's poller watches.
+	f := os.NewFile(uintptr(ep), "rtmp-parked")
+	if f.SetReadDeadline(time.Time{}) != nil { // not watched
+		f.Close()
+		return nil
+	}
+	raw, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil
+	}
+	l := &lot{ep: ep, parked: make(map[uint64]*parker)}
+	go l.run(f, raw)
+	return l
+}
+
+// run waits for parked sockets that became readable and resumes their
+// connections. It runs as long as the process.
+func (l *lot) run(f *os.File, raw syscall.RawConn) {
+	defer f.Close() // keeps f, and the descriptor, alive
+	var evs [64]syscall.EpollEvent
+	for {
+		var n int
+		err := raw.Read(func(fd uintptr) bool {
+			var err error
+			n, err = syscall.EpollWait(int(fd), evs[:], 0)
+			return n > 0 || (err != nil && err != syscall.EINTR)
+		})
+		if err != nil {
+			return // cannot happen while f is open
+		}
+		for i := range max(n, 0) {
+			id := uint64(uint32(evs[i].Fd)) | uint64(uint32(evs[i].Pad))<<32
+			if p := l.take(id); p != nil {
+				go p.resumed()
+			}
+		}
+	}
+}
+
+// take removes the parking id from the lot and returns its connection, or
+// nil when it is no longer parked there (a timer, a close or an earlier
+// event took it).
+func (l *lot) take(id uint64) *parker {
+	l.mu.Lock()
+	p := l.parked[id]
+	if p != nil {
+		delete(l.parked, id)
+		p.id = 0
+		if p.timer != nil {
+			p.timer.Stop()
+			p.timer = nil
+		}
+	}
+	l.mu.Unlock()
+	return p
+}
+
+// park parks the connection of p, which has no input buffered, until its
+// socket is readable, its idle deadline passes or it is closed; then
+// p.resume runs on a new goroutine.
+func (p *parker) park() {
+	if l := parkingLot(); l != nil && l.add(p) {
+		return
+	}
+	go p.wait()
+}
+
+// add parks p in the lot. It returns false when the socket could not
+// join the lot's epoll instance, or the connection is closing: a close
+// that came first found nothing in the lot to resume.
+func (l *lot) add(p *parker) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	// Level-triggered, once: input that arrived before this call is
+	// reported at once.
+	id := l.next + 1
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT,
+		Fd: int32(uint32(id)), Pad: int32(uint32(id >> 32))}
+	var cerr error
+	err := p.raw.Control(func(fd uintptr) {
+		if p.joined {
+			cerr = syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_MOD, int(fd), &ev)
+		} else {
+			cerr = syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, int(fd), &ev)
+		}
+	})
+	if err != nil || cerr != nil {
+		return false
+	}
+	p.joined = true
+	if p.sc.closingTransport() {
+		// Disarm what was just armed; an event already queued finds no
+		// parking under id.
+		p.raw.Control(func(fd uintptr) {
+			syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_DEL, int(fd), nil)
+		})
+		p.joined = false
+		return false
+	}
+	l.next = id
+	l.parked[id] = p
+	p.id = id
+	if d := p.tc.readDeadline(); !d.IsZero() {
+		p.timer = time.AfterFunc(time.Until(d), func() { l.expire(id) })
+	}
+	return true
+}
+
+// expire ends parking id when the idle deadline passed first.
+func (l *lot) expire(id uint64) {
+	if p := l.take(id); p != nil {
+		p.timedOut()
+		p.resumed()
+	}
+}
+
+// unpark takes p out of the lot when it is parked there, for a close of
+// its connection, which the lot would not see: it reports whether the
+// caller must then resume it. The caller has marked the connection as
+// closing, so add parks it no more.
+func (p *parker) unpark() bool {
+	l := theLot.Load()
+	if l == nil {
+		return false
+	}
+	l.mu.Lock()
+	id := p.id
+	l.mu.Unlock()
+	return id != 0 && l.take(id) != nil
+}
+
+// lotSize returns how many connections are parked in the lot.
+func lotSize() int {
+	l := theLot.Load()
+	if l == nil {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.parked)
+}
