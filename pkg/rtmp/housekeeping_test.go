@@ -195,7 +195,8 @@ func TestClientHousekeeping(t *testing.T) {
 // TestServerStreamCommands: getStreamLength gets "_result", txid, null, 0;
 // pause and unpause get Pause.Notify + StreamEOF and Unpause.Notify +
 // StreamBegin and reach the application; createStream beyond MaxStreams
-// gets an _error and the connection stays usable.
+// gets an _error, as does a play on a stream id never created, and the
+// connection stays usable.
 func TestServerStreamCommands(t *testing.T) {
 	events := make(chan *rtmp.Message, 8)
 	addr := startServer(t, &rtmp.Server{Config: rtmp.ServerConfig{MaxStreams: 2}, Handler: func(ctx context.Context, c *rtmp.ServerConn) error {
@@ -275,5 +276,17 @@ func TestServerStreamCommands(t *testing.T) {
 	}
 	if p.createStream() == 0 {
 		t.Error("createStream after deleteStream failed")
+	}
+	// A play on a stream id never created counts against the limit too.
+	p.send(77, p.cmd("play", "s"))
+	for {
+		cm, c := p.nextCommand()
+		if c.Name != "onStatus" || cm.StreamID != 77 {
+			continue
+		}
+		if code := statusCode(c); code != rtmp.CodePlayFailed && code != rtmp.CodePublishBadName {
+			t.Fatalf("play on an uncreated stream beyond the limit answered %s", code)
+		}
+		break
 	}
 }

@@ -113,7 +113,7 @@ type ServerConn struct {
 	lastAMF3   bool // the last command arrived as type 17
 	connected  bool
 	rejected   bool
-	streams    map[uint32]*serverStream
+	streams    streamTable
 	nextStream uint32
 	// solePublish is the id of the only stream with an accepted publish,
 	// or 0 when none or several have one (createStream never returns 0,
@@ -144,7 +144,6 @@ func NewServerConn(rw io.ReadWriter, cfg ServerConfig) *ServerConn {
 	c := &ServerConn{
 		core:    newCore(rw, cfg.Logger, ccfg, cfg.AMF),
 		cfg:     cfg,
-		streams: make(map[uint32]*serverStream),
 		created: time.Now(),
 	}
 	if cfg.MaxCommandSize > 0 {
@@ -611,7 +610,7 @@ func (c *ServerConn) readMessage(resume func() error) (*Message, error) {
 func (c *ServerConn) publishingStream(id uint32) (stream uint32, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if s := c.streams[id]; s != nil && s.publishing {
+	if s := c.streams.get(id); s != nil && s.publishing {
 		return id, true
 	}
 	if id == 0 && c.solePublish != 0 {
@@ -625,14 +624,62 @@ func (c *ServerConn) publishingStream(id uint32) (stream uint32, ok bool) {
 func (c *ServerConn) updateSolePublishLocked() {
 	c.solePublish = 0
 	n := 0
-	for id, s := range c.streams {
-		if s.publishing {
-			c.solePublish = id
+	for _, e := range c.streams {
+		if e.s.publishing {
+			c.solePublish = e.id
 			n++
 		}
 	}
 	if n != 1 {
 		c.solePublish = 0
+	}
+}
+
+// streamTable holds the state of a conn's message streams. A conn has
+// few (MaxStreams bounds them), mostly one: a slice costs a fraction of a
+// map.
+type streamTable []streamEntry
+
+type streamEntry struct {
+	id uint32
+	s  *serverStream
+}
+
+// streamsFullLocked reports whether the conn has MaxStreams streams. mu is
+// held.
+func (c *ServerConn) streamsFullLocked() bool {
+	limit := c.cfg.MaxStreams
+	if limit <= 0 {
+		limit = DefaultMaxStreams
+	}
+	return len(c.streams) >= limit
+}
+
+func (t streamTable) get(id uint32) *serverStream {
+	for i := range t {
+		if t[i].id == id {
+			return t[i].s
+		}
+	}
+	return nil
+}
+
+func (t *streamTable) set(id uint32, s *serverStream) {
+	for i := range *t {
+		if (*t)[i].id == id {
+			(*t)[i].s = s
+			return
+		}
+	}
+	*t = append(*t, streamEntry{id: id, s: s})
+}
+
+func (t *streamTable) del(id uint32) {
+	for i := range *t {
+		if (*t)[i].id == id {
+			*t = slices.Delete(*t, i, i+1)
+			return
+		}
 	}
 }
 
@@ -655,21 +702,17 @@ func (c *ServerConn) handleCommand(m *chunk.Message, cmd *message.Command, out *
 
 	case message.CommandCreateStream:
 		c.mu.Lock()
-		limit := c.cfg.MaxStreams
-		if limit <= 0 {
-			limit = DefaultMaxStreams
-		}
-		if len(c.streams) >= limit {
+		if c.streamsFullLocked() {
 			c.mu.Unlock()
 			return false, c.writeCommands(0, a3, message.ErrorResult(tx, nil,
 				message.StatusInfo(LevelError, "NetConnection.Call.Failed", "Too many streams.")))
 		}
 		c.nextStream++
-		for c.streams[c.nextStream] != nil || c.nextStream == 0 {
+		for c.streams.get(c.nextStream) != nil || c.nextStream == 0 {
 			c.nextStream++
 		}
 		id := c.nextStream
-		c.streams[id] = &serverStream{}
+		c.streams.set(id, &serverStream{})
 		c.mu.Unlock()
 		return false, c.writeCommands(0, a3, message.CreateStreamResult(tx, id))
 
@@ -696,9 +739,9 @@ func (c *ServerConn) handleCommand(m *chunk.Message, cmd *message.Command, out *
 		c.mu.Lock()
 		var id uint32
 		var found bool
-		for sid, s := range c.streams {
-			if s.publishing && s.publish != nil && (s.publish.Name == base || s.publish.RawName == name) {
-				id, found = sid, true
+		for _, e := range c.streams {
+			if s := e.s; s.publishing && s.publish != nil && (s.publish.Name == base || s.publish.RawName == name) {
+				id, found = e.id, true
 				break
 			}
 		}
@@ -730,10 +773,10 @@ func (c *ServerConn) handleCommand(m *chunk.Message, cmd *message.Command, out *
 			id = uint32(n)
 		}
 		c.mu.Lock()
-		s := c.streams[id]
+		s := c.streams.get(id)
 		publishing := s != nil && s.publishing
 		if cmd.Name == message.CommandDeleteStream {
-			delete(c.streams, id)
+			c.streams.del(id)
 			c.updateSolePublishLocked()
 		} else if s != nil && !publishing {
 			s.play, s.playing, s.publish = nil, false, nil
@@ -822,7 +865,7 @@ func (c *ServerConn) sendStatusEvent(streamID uint32, amf3 bool, code, desc stri
 // fills out with KindUnpublish.
 func (c *ServerConn) endPublish(id uint32, cmd *message.Command, out *Message) (bool, error) {
 	c.mu.Lock()
-	s := c.streams[id]
+	s := c.streams.get(id)
 	var amf3 bool
 	if s != nil {
 		amf3 = s.amf3
@@ -858,12 +901,12 @@ func (c *ServerConn) handlePublish(m *chunk.Message, cmd *message.Command, out *
 		Name: name, Query: q, RawName: raw, Type: typ, Args: cmd.Args,
 	}
 	c.mu.Lock()
-	s := c.streams[m.StreamID]
-	if s == nil && m.StreamID != 0 {
+	s := c.streams.get(m.StreamID)
+	if s == nil && m.StreamID != 0 && !c.streamsFullLocked() {
 		// Some clients publish without createStream; accept the stream id
 		// they use.
 		s = &serverStream{}
-		c.streams[m.StreamID] = s
+		c.streams.set(m.StreamID, s)
 	}
 	busy := s == nil || s.publishing || s.playing || s.publish != nil || s.play != nil
 	if !busy {
@@ -895,10 +938,10 @@ func (c *ServerConn) handlePlay(m *chunk.Message, cmd *message.Command, out *Mes
 		req.Reset = b
 	}
 	c.mu.Lock()
-	s := c.streams[m.StreamID]
-	if s == nil && m.StreamID != 0 {
+	s := c.streams.get(m.StreamID)
+	if s == nil && m.StreamID != 0 && !c.streamsFullLocked() {
 		s = &serverStream{}
-		c.streams[m.StreamID] = s
+		c.streams.set(m.StreamID, s)
 	}
 	busy := s == nil || s.publishing || s.publish != nil
 	if !busy {
@@ -925,7 +968,7 @@ func argAt(args []any, i int) any {
 func (c *ServerConn) streamFor(id uint32, match func(*serverStream) bool) (*serverStream, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := c.streams[id]
+	s := c.streams.get(id)
 	if s == nil || !match(s) {
 		return nil, fmt.Errorf("%w: no such pending request on stream %d", errState, id)
 	}
@@ -1061,7 +1104,7 @@ func (c *ServerConn) WriteMessage(m *chunk.Message) error { return c.writeMessag
 func (c *ServerConn) SendStatus(streamID uint32, level, code, description string) error {
 	c.mu.Lock()
 	amf3 := c.lastAMF3
-	if s := c.streams[streamID]; s != nil {
+	if s := c.streams.get(streamID); s != nil {
 		amf3 = s.amf3
 	}
 	c.mu.Unlock()
