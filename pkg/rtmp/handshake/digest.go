@@ -3,6 +3,7 @@ package handshake
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"sync"
 )
 
 // The Flash Player 9 handshake keys (PROTOCOL.md section 2.2). The partial
@@ -37,11 +38,46 @@ func digestOffset(p []byte, s Schema) int {
 // packetDigest computes HMAC-SHA256 with key over p without the 32 bytes at
 // off, appending the result to dst.
 func packetDigest(dst, p []byte, off int, key string) []byte {
-	h := hmac.New(sha256.New, []byte(key))
-	h.Write(p[:off])
-	h.Write(p[off+digestLen:])
-	return h.Sum(dst)
+	return hmacSHA256(dst, key, p[:off], p[off+digestLen:])
 }
+
+// hmacSHA256 appends HMAC-SHA256(key, a || b) (RFC 2104) to dst. Unlike
+// crypto/hmac it allocates nothing, so that a burst of digest handshakes
+// leaves no garbage behind.
+func hmacSHA256[K string | []byte](dst []byte, key K, a, b []byte) []byte {
+	const block = 64 // SHA-256's block size
+	bp := macScratch.Get().(*[]byte)
+	defer macScratch.Put(bp)
+	var k [block]byte
+	if len(key) > block {
+		m := append((*bp)[:0], key...)
+		sum := sha256.Sum256(m)
+		copy(k[:], sum[:])
+	} else {
+		copy(k[:], key)
+	}
+	m := append((*bp)[:0], k[:]...)
+	for i := range block {
+		m[i] ^= 0x36
+	}
+	m = append(append(m, a...), b...)
+	inner := sha256.Sum256(m)
+	*bp = m[:0]
+	var outer [block + digestLen]byte
+	for i := range block {
+		outer[i] = k[i] ^ 0x5c
+	}
+	copy(outer[block:], inner[:])
+	sum := sha256.Sum256(outer[:])
+	return append(dst, sum[:]...)
+}
+
+// macScratch holds the inner messages of hmacSHA256: a padded key and a
+// handshake packet.
+var macScratch = sync.Pool{New: func() any {
+	b := make([]byte, 0, 64+PacketSize)
+	return &b
+}}
 
 // findDigest looks for a valid digest made with key in p, trying schema 0
 // first and then schema 1 (as nginx-rtmp and SRS do). It returns the schema
@@ -69,12 +105,9 @@ func imprintDigest(p []byte, s Schema, key string) int {
 // signature computes the C2/S2 signature: HMAC-SHA256 over p[0:1504] with
 // the key HMAC-SHA256(fullKey, peerDigest), appended to dst.
 func signature(dst, p, peerDigest []byte, fullKey string) []byte {
-	k := hmac.New(sha256.New, []byte(fullKey))
-	k.Write(peerDigest)
-	var tmp [digestLen]byte
-	h := hmac.New(sha256.New, k.Sum(tmp[:0]))
-	h.Write(p[:sigOffset])
-	return h.Sum(dst)
+	var k [digestLen]byte
+	hmacSHA256(k[:0], fullKey, peerDigest, nil)
+	return hmacSHA256(dst, k[:], p[:sigOffset], nil)
 }
 
 // signatureValid reports whether p (a C2/S2) ends with the signature made

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 )
 
@@ -45,8 +46,9 @@ func Server(rw io.ReadWriter, cfg ServerConfig) (Result, error) {
 	ts := clock(cfg.Now, cfg.Epoch)
 
 	// in holds C0 (1 byte) + C1, later C2; out holds S0 + S1 + S2.
-	var in [1 + PacketSize]byte
-	var out [1 + 2*PacketSize]byte
+	bufs := serverBufPool.Get().(*serverBufs)
+	defer serverBufPool.Put(bufs)
+	in, out := &bufs.in, &bufs.out
 
 	if _, err := io.ReadFull(rw, in[:1]); err != nil {
 		return res, fmt.Errorf("handshake: read C0: %w", err)
@@ -93,8 +95,9 @@ func Server(rw io.ReadWriter, cfg ServerConfig) (Result, error) {
 		}
 		signature(s2[sigOffset:sigOffset], s2, c1Digest[:], fmsKey)
 	} else {
-		// Simple: S1 bytes 4..7 stay zero and S2 is C1 echoed unchanged
+		// Simple: S1 bytes 4..7 are zero and S2 is C1 echoed unchanged
 		// (librtmp compares the whole packet and warns otherwise).
+		clear(s1[4:8])
 		copy(s2, c1)
 	}
 
@@ -112,6 +115,16 @@ func Server(rw io.ReadWriter, cfg ServerConfig) (Result, error) {
 		(s1Digest != nil && signatureValid(c2, s1Digest, fpKey))
 	return res, nil
 }
+
+// serverBufs are the packets of a server handshake. They come from
+// serverBufPool: a server that accepts many connections at once would
+// otherwise leave 4.5 KiB of garbage per connection.
+type serverBufs struct {
+	in  [1 + PacketSize]byte
+	out [1 + 2*PacketSize]byte
+}
+
+var serverBufPool = sync.Pool{New: func() any { return new(serverBufs) }}
 
 func versionError(packet string, v byte) error {
 	switch {
