@@ -649,6 +649,9 @@ func (s *stream) joinItemsLocked() (items []item, ready bool) {
 	if s.pub == nil {
 		return nil, false
 	}
+	// One array, which becomes the player's queue: with room for the
+	// frames that follow, since many players join at once.
+	items = make([]item, 0, 1+len(s.configs)+len(s.gop)+joinQueueRoom)
 	if s.meta != nil {
 		items = append(items, item{f: s.meta})
 	}
@@ -670,6 +673,10 @@ func (s *stream) joinItemsLocked() (items []item, ready bool) {
 	}
 	return items, false
 }
+
+// joinQueueRoom is the room a joining player's queue has for the frames
+// that follow its join items.
+const joinQueueRoom = 16
 
 // close ends the publish: players get EventUnpublished and wait for the
 // next publisher, which they join at its first keyframe. It is safe to
@@ -751,6 +758,7 @@ func (h *Hub) Play(key string, sk Sink) *Player {
 	pl := &Player{h: h, s: s, sink: sk}
 	items, ready := s.joinItemsLocked()
 	pl.skipping = !ready
+	pl.q = items[:0]
 	for _, it := range items {
 		pl.pushLocked(it)
 	}
