@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,7 +43,7 @@ type session struct {
 	// pubs and plays belong to the handler goroutine (of the moment: a
 	// session without publications parks while its connection waits).
 	pubs  map[uint32]*publication
-	plays map[uint32]*playback
+	plays []*playback // one per message stream that plays, mostly one
 	wg    sync.WaitGroup
 
 	ctx    context.Context // the handler's, with the session span
@@ -97,9 +98,10 @@ type publication struct {
 
 // playback is a stream played by the session.
 type playback struct {
-	key StreamKey
-	r   *relay
-	pl  *fanout.Player
+	streamID uint32
+	key      StreamKey
+	r        *relay
+	pl       *fanout.Player
 }
 
 // startSpan starts the session's span, rtmp.session, at the time the
@@ -186,8 +188,7 @@ func (e *Edge) open(ctx context.Context, c *rtmp.ServerConn) (*session, error) {
 	}
 	cspan.SetAttributes(keyStatusCode.String(rtmp.CodeConnectSuccess))
 	cspan.End()
-	s := &session{e: e, conn: c, log: log, base: base, app: req.App, ctx: ctx,
-		plays: make(map[uint32]*playback)}
+	s := &session{e: e, conn: c, log: log, base: base, app: req.App, ctx: ctx}
 	s.resume = s.serve
 	s.stop = context.AfterFunc(ctx, s.shutdown)
 	return s, nil
@@ -620,7 +621,7 @@ func (s *session) play(ctx context.Context, req *rtmp.PlayRequest) error {
 		sink.span = span
 	}
 	pl := e.hub.Play(r.hubKey, sink)
-	s.plays[req.StreamID] = &playback{key: key, r: r, pl: pl}
+	s.plays = append(s.plays, &playback{streamID: req.StreamID, key: key, r: r, pl: pl})
 	e.counter.players.Add(1)
 	e.counter.playsAccepted.Add(1)
 	log.Info("play started")
@@ -672,9 +673,12 @@ func streamLogger(log *slog.Logger, msid uint32, key StreamKey, secret bool) *sl
 
 // stopPlay ends the playback on message stream id, if any.
 func (s *session) stopPlay(id uint32) {
-	if pb := s.plays[id]; pb != nil {
-		pb.pl.Leave()
-		delete(s.plays, id)
+	for i, pb := range s.plays {
+		if pb.streamID == id {
+			pb.pl.Leave()
+			s.plays = slices.Delete(s.plays, i, i+1)
+			return
+		}
 	}
 }
 
@@ -689,9 +693,10 @@ func (s *session) end() {
 	for id := range s.pubs {
 		s.unpublish(id, false, why, cause)
 	}
-	for id := range s.plays {
-		s.stopPlay(id)
+	for _, pb := range s.plays {
+		pb.pl.Leave()
 	}
+	s.plays = nil
 	// A player's writing goroutine may be blocked on a stuck peer:
 	// closing the connection makes the write return.
 	s.conn.Close()
