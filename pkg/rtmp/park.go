@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"syscall"
-	"time"
 )
 
 // ErrParked is returned by [ServerConn.ReadOrPark] when it parked the
@@ -29,11 +28,11 @@ type parker struct {
 	resume func() error
 
 	// Linux: the parking's id in the lot (0 when not parked there), its
-	// idle timer, and whether the socket joined the lot's epoll instance.
-	// The lot's mutex guards them.
-	id     uint64
-	timer  *time.Timer
-	joined bool
+	// idle deadline (UnixNano, 0 for none), and whether the socket joined
+	// the lot's epoll instance. The lot's mutex guards them.
+	id       uint64
+	deadline int64
+	joined   bool
 }
 
 // newParker returns the parker of a connection, or nil when its socket

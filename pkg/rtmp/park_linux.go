@@ -22,7 +22,16 @@ type lot struct {
 	mu     sync.Mutex
 	next   uint64
 	parked map[uint64]*parker
+	// sweeper ends the parkings whose idle deadline passed, every
+	// sweepEvery while any is parked; sweeping tells it is scheduled.
+	sweeper  *time.Timer
+	sweeping bool
 }
+
+// sweepEvery is how often the lot looks for parkings past their idle
+// deadline: an idle timeout ends a parked connection up to this late. One
+// timer for all costs less than one per connection.
+const sweepEvery = 250 * time.Millisecond
 
 var (
 	theLot     atomic.Pointer[lot]
@@ -85,7 +94,7 @@ func (l *lot) run(f *os.File, raw syscall.RawConn) {
 }
 
 // take removes the parking id from the lot and returns its connection, or
-// nil when it is no longer parked there (a timer, a close or an earlier
+// nil when it is no longer parked there (the sweeper, a close or an earlier
 // event took it).
 func (l *lot) take(id uint64) *parker {
 	l.mu.Lock()
@@ -93,10 +102,6 @@ func (l *lot) take(id uint64) *parker {
 	if p != nil {
 		delete(l.parked, id)
 		p.id = 0
-		if p.timer != nil {
-			p.timer.Stop()
-			p.timer = nil
-		}
 	}
 	l.mu.Unlock()
 	return p
@@ -147,17 +152,47 @@ func (l *lot) add(p *parker) bool {
 	l.next = id
 	l.parked[id] = p
 	p.id = id
+	p.deadline = 0
 	if d := p.tc.readDeadline(); !d.IsZero() {
-		p.timer = time.AfterFunc(time.Until(d), func() { l.expire(id) })
+		p.deadline = d.UnixNano()
+		if !l.sweeping {
+			l.sweeping = true
+			if l.sweeper == nil {
+				l.sweeper = time.AfterFunc(sweepEvery, l.sweep)
+			} else {
+				l.sweeper.Reset(sweepEvery)
+			}
+		}
 	}
 	return true
 }
 
-// expire ends parking id when the idle deadline passed first.
-func (l *lot) expire(id uint64) {
-	if p := l.take(id); p != nil {
+// sweep ends the parkings whose idle deadline has passed: their next
+// read fails with the deadline error.
+func (l *lot) sweep() {
+	now := time.Now().UnixNano()
+	var expired []*parker
+	l.mu.Lock()
+	waiting := false
+	for id, p := range l.parked {
+		switch {
+		case p.deadline == 0:
+		case p.deadline <= now:
+			delete(l.parked, id)
+			p.id = 0
+			expired = append(expired, p)
+		default:
+			waiting = true
+		}
+	}
+	l.sweeping = waiting
+	if waiting {
+		l.sweeper.Reset(sweepEvery)
+	}
+	l.mu.Unlock()
+	for _, p := range expired {
 		p.timedOut()
-		p.resumed()
+		go p.resumed()
 	}
 }
 
