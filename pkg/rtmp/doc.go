@@ -87,12 +87,14 @@
 // A server handler that mostly waits (a player's connection only sends
 // acknowledgements and the odd command) can read with ReadOrPark instead
 // of ReadMessage: when no input is buffered it returns ErrParked, the
-// handler returns that, and its goroutine ends; a goroutine with a short
-// call chain (a 2 KiB stack) waits for the socket to be readable and calls
-// the resume function the handler passed, which continues the loop and may
-// park again. Thousands of waiting connections then hold no handler stack
-// and no input buffer. Connections that are not plain TCP under a Server
-// (RTMPS) never park.
+// handler returns that, and its goroutine ends. When the socket is
+// readable, the resume function the handler passed runs on a new goroutine;
+// it continues the loop and may park again. Thousands of waiting
+// connections then hold no handler stack and no input buffer. On Linux a
+// parked connection holds no goroutine at all: its socket joins an epoll
+// set that one goroutine of the package watches; elsewhere a goroutine
+// with a short call chain (a 2 KiB stack) waits for it. Connections that
+// are not plain TCP under a Server (RTMPS) never park.
 //
 //	var loop func() error
 //	loop = func() error {
