@@ -10,11 +10,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# free_port prints a TCP port of 127.0.0.1 that nothing listens on.
+# free_port prints a TCP port of 127.0.0.1 that nothing listens on, below
+# the kernel's ephemeral range: a port in that range can be taken, between
+# this check and the server's listen, by the local end of a connection the
+# load tool or a server opens.
 free_port() {
-	local p
+	local p lo
+	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+	[ "$lo" -gt 12000 ] 2>/dev/null || lo=32768
 	for _ in $(seq 100); do
-		p=$((20000 + RANDOM % 20000))
+		p=$((10000 + RANDOM % (lo - 10000)))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return
