@@ -124,8 +124,10 @@ func (l *lot) add(p *parker) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	// Level-triggered, once: input that arrived before this call is
-	// reported at once.
-	id := l.next + 1
+	// reported at once. An id is never used twice, so that an event the
+	// lot's goroutine took before a DEL below resumes nothing.
+	l.next++
+	id := l.next
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT,
 		Fd: int32(uint32(id)), Pad: int32(uint32(id >> 32))}
 	var cerr error
@@ -149,7 +151,6 @@ func (l *lot) add(p *parker) bool {
 		p.joined = false
 		return false
 	}
-	l.next = id
 	l.parked[id] = p
 	p.id = id
 	p.deadline = 0
