@@ -207,9 +207,13 @@ func (p *parker) unpark() bool {
 		return false
 	}
 	l.mu.Lock()
-	id := p.id
-	l.mu.Unlock()
-	return id != 0 && l.take(id) != nil
+	defer l.mu.Unlock()
+	if p.id == 0 {
+		return false
+	}
+	delete(l.parked, p.id)
+	p.id = 0
+	return true
 }
 
 // lotSize returns how many connections are parked in the lot.
